@@ -1,0 +1,1 @@
+"""Channel adapters: verify and normalize inbound contacts, send outbound messages. No routing here."""

@@ -1,0 +1,1 @@
+"""crmhub core: settings, app factory, domain models, actions, persistence and the event bus."""

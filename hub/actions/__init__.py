@@ -1,0 +1,1 @@
+"""Domain actions: the only code that changes state, and the only code that emits events."""

@@ -1,0 +1,139 @@
+"""Store an inbound contact exactly once: dedupe, match the customer, thread, enqueue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from channels.base import InboundContact
+from hub.context import Hub, Tx
+from hub.customers import normalize_identity, resolve_customer
+from hub.errors import Invalid
+from hub.events import InteractionReceived, MessageCreated
+from hub.models import Interaction, Message
+
+OPEN_STATES = ("queued", "offered", "assigned")
+CHANNEL_IDENTITY = {"sms": "phone", "voice": "phone", "email": "email", "chat": "chat"}
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    interaction_id: str
+    message_id: str | None
+    customer_id: str
+    duplicate: bool
+    new_interaction: bool
+
+
+def check_contact(hub: Hub, contact: InboundContact) -> InboundContact:
+    if contact.channel not in CHANNEL_IDENTITY:
+        raise Invalid(f"unknown channel {contact.channel!r}")
+    if not contact.provider_ref or len(contact.provider_ref) > 200:
+        raise Invalid("provider reference missing or too long")
+    if len(contact.body) > hub.settings.max_message_chars * 10:
+        raise Invalid("message too large")
+    return contact
+
+
+async def receive_contact(
+    hub: Hub, contact: InboundContact, *, queue_id: str | None = None
+) -> Received:
+    """Idempotent on (channel, provider_ref): a provider retry returns the first result."""
+    check_contact(hub, contact)
+    for attempt in range(3):
+        try:
+            async with hub.transaction() as tx:
+                return await do_receive_contact(hub, tx, contact, queue_id)
+        except IntegrityError:
+            # A concurrent duplicate (or identity) insert won the race: look again.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _existing(tx: Tx, contact: InboundContact) -> Received | None:
+    message = (
+        await tx.session.exec(
+            select(Message).where(
+                Message.channel == contact.channel, Message.provider_ref == contact.provider_ref
+            )
+        )
+    ).first()
+    if message is None:
+        return None
+    interaction = await tx.session.get(Interaction, message.interaction_id)
+    assert interaction is not None
+    return Received(interaction.id, message.id, interaction.customer_id, True, False)
+
+
+async def do_receive_contact(
+    hub: Hub, tx: Tx, contact: InboundContact, queue_id: str | None
+) -> Received:
+    existing = await _existing(tx, contact)
+    if existing is not None:
+        return existing
+    kind = CHANNEL_IDENTITY[contact.channel]
+    value = normalize_identity(kind, contact.sender, hub.settings.default_region)
+    if value is None:
+        raise Invalid(f"cannot read the sender address {contact.sender[:64]!r}")
+    customer, _created = await resolve_customer(tx.session, kind, value, name=contact.sender_name)
+    interaction = await _open_interaction(tx, customer.id, contact.channel)
+    new = interaction is None
+    now = hub.now()
+    if interaction is None:
+        interaction = Interaction(
+            customer_id=customer.id,
+            channel=contact.channel,
+            queue_id=queue_id or hub.settings.routing.default_queue,
+            subject=contact.subject[:500],
+            customer_address=value,
+            hub_address=contact.recipient[:320],
+            enqueued_at=now,
+            created_at=now,
+        )
+        tx.session.add(interaction)
+    message = Message(
+        interaction_id=interaction.id,
+        channel=contact.channel,
+        direction="in",
+        provider_ref=contact.provider_ref,
+        sender=value,
+        subject=contact.subject[:500],
+        body=contact.body[: hub.settings.max_message_chars],
+        status="received",
+        created_at=now,
+        meta=dict(contact.meta),
+    )
+    tx.session.add(message)
+    await tx.session.flush()
+    if new:
+        tx.emit(
+            InteractionReceived(
+                interaction_id=interaction.id,
+                customer_id=customer.id,
+                channel=contact.channel,
+                queue_id=interaction.queue_id,
+                message_id=message.id,
+            )
+        )
+    tx.emit(MessageCreated(message_id=message.id, interaction_id=interaction.id, direction="in"))
+    return Received(interaction.id, message.id, customer.id, False, new)
+
+
+async def _open_interaction(tx: Tx, customer_id: str, channel: str) -> Interaction | None:
+    """SMS and chat continue the customer's open conversation on that channel."""
+    if channel not in ("sms", "chat"):
+        return None
+    return (
+        await tx.session.exec(
+            select(Interaction)
+            .where(
+                Interaction.customer_id == customer_id,
+                Interaction.channel == channel,
+                col(Interaction.state).in_(OPEN_STATES),
+            )
+            .order_by(col(Interaction.created_at).desc())
+        )
+    ).first()

@@ -1,0 +1,48 @@
+"""An agent replies through the interaction's own channel: message + outbox row in one commit."""
+
+from __future__ import annotations
+
+from hub.context import Hub
+from hub.errors import Conflict, Invalid, NotFound
+from hub.events import MessageCreated
+from hub.models import Interaction, Message, OutboxEntry
+
+
+def check_reply(hub: Hub, body: str) -> str:
+    body = (body or "").strip()
+    if not body:
+        raise Invalid("the reply is empty")
+    if len(body) > hub.settings.max_message_chars:
+        raise Invalid(f"the reply is longer than {hub.settings.max_message_chars} characters")
+    return body
+
+
+async def send_reply(
+    hub: Hub, agent_id: str, interaction_id: str, body: str, *, subject: str = ""
+) -> Message:
+    body = check_reply(hub, body)
+    now = hub.now()
+    async with hub.transaction() as tx:
+        interaction = await tx.session.get(Interaction, interaction_id)
+        if interaction is None:
+            raise NotFound("no such interaction")
+        if interaction.assigned_agent_id != agent_id or interaction.state != "assigned":
+            raise Conflict("this interaction is not assigned to you")
+        message = Message(
+            interaction_id=interaction.id,
+            channel=interaction.channel,
+            direction="out",
+            sender=interaction.hub_address,
+            author_agent_id=agent_id,
+            subject=(subject or interaction.subject)[:500],
+            body=body,
+            status="queued",
+            created_at=now,
+        )
+        tx.session.add(message)
+        tx.session.add(
+            OutboxEntry(kind="send", payload={"message_id": message.id}, next_attempt_at=now)
+        )
+        tx.emit(MessageCreated(message_id=message.id, interaction_id=interaction.id, direction="out"))
+    hub.kick("sender")
+    return message

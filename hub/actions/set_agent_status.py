@@ -1,0 +1,47 @@
+"""An agent (or a supervisor for them) goes available, away (with a reason) or offline."""
+
+from __future__ import annotations
+
+from hub.actions.route_interactions import requeue
+from hub.context import Hub
+from hub.errors import Invalid, NotFound
+from hub.events import AgentStatusChanged
+from hub.models import Agent, Interaction
+from sqlmodel import select
+
+STATUSES = ("available", "away", "offline")
+
+
+def check_status(status: str, reason: str) -> tuple[str, str]:
+    if status not in STATUSES:
+        raise Invalid(f"status must be one of {', '.join(STATUSES)}")
+    return status, (reason or "").strip()[:100]
+
+
+async def set_agent_status(hub: Hub, agent_id: str, status: str, reason: str = "") -> Agent:
+    status, reason = check_status(status, reason)
+    now = hub.now()
+    async with hub.transaction() as tx:
+        agent = await tx.session.get(Agent, agent_id)
+        if agent is None:
+            raise NotFound("no such agent")
+        if agent.status == status and agent.status_reason == reason:
+            return agent
+        if status == "available" and agent.status != "available":
+            agent.missed_offers = 0
+            agent.idle_since = now
+        agent.status, agent.status_reason, agent.status_since = status, reason, now
+        tx.session.add(agent)
+        if status != "available":
+            # Leaving: offers in front of this agent go back to the queue at once.
+            offered = (
+                await tx.session.exec(
+                    select(Interaction).where(
+                        Interaction.state == "offered", Interaction.offered_agent_id == agent_id
+                    )
+                )
+            ).all()
+            for interaction in offered:
+                await requeue(tx, interaction, agent_id, outcome="revoked", now=now)
+        tx.emit(AgentStatusChanged(agent_id=agent_id, status=status, reason=reason))
+    return agent

@@ -1,0 +1,45 @@
+"""Close an assigned interaction with a disposition; the agent gets wrap-up time before the next."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlmodel import col
+
+from hub.context import Hub
+from hub.errors import Conflict, Invalid
+from hub.events import InteractionUpdated
+from hub.models import Agent, Interaction
+
+
+def check_wrap_up(disposition: str, note: str) -> tuple[str, str]:
+    disposition = (disposition or "").strip()
+    if not disposition or len(disposition) > 64:
+        raise Invalid("a disposition code is required (at most 64 characters)")
+    return disposition, (note or "")[:2000]
+
+
+async def wrap_up(
+    hub: Hub, agent_id: str, interaction_id: str, disposition: str, note: str = ""
+) -> None:
+    disposition, note = check_wrap_up(disposition, note)
+    now = hub.now()
+    async with hub.transaction() as tx:
+        result = await tx.session.exec(  # type: ignore[call-overload]
+            sa.update(Interaction)
+            .where(
+                col(Interaction.id) == interaction_id,
+                col(Interaction.state) == "assigned",
+                col(Interaction.assigned_agent_id) == agent_id,
+            )
+            .values(state="closed", disposition=disposition, wrapup_note=note, closed_at=now)
+        )
+        if result.rowcount != 1:
+            raise Conflict("this interaction is not assigned to you", interaction_id=interaction_id)
+        agent = await tx.session.get(Agent, agent_id)
+        if agent is not None:
+            agent.idle_since = now
+            agent.wrapup_until = now + timedelta(seconds=hub.settings.routing.wrapup_s)
+            tx.session.add(agent)
+        tx.emit(InteractionUpdated(interaction_id=interaction_id, state="closed", agent_id=agent_id))

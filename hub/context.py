@@ -1,0 +1,94 @@
+"""The Hub: what every action needs (settings, store, bus, routing state, channels, clock)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from hub.bus import EventBus
+from hub.events import Event
+from hub.metrics import Metrics
+from hub.models import OutboxEntry
+from hub.routing_state import RoutingState
+from hub.settings import Settings
+from hub.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Tx:
+    """One transaction plus the events it will emit once it has committed."""
+
+    session: AsyncSession
+    events: list[Event] = field(default_factory=list)
+
+    def emit(self, event: Event) -> None:
+        self.events.append(event)
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    store: Store
+    bus: EventBus
+    routing_state: RoutingState
+    metrics: Metrics
+    clock: Callable[[], datetime] = system_clock
+    channels: dict[str, Any] = field(default_factory=dict)  # channel name -> adapter with send()
+    node_id: str = "node"
+    kicks: dict[str, asyncio.Event] = field(default_factory=dict)  # wake background loops early
+    _published: list[str] = field(default_factory=list)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def kick(self, name: str) -> None:
+        event = self.kicks.get(name)
+        if event is not None:
+            event.set()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        """Events go to the outbox inside the transaction and to the bus only after commit."""
+        async with self.store.transaction() as session:
+            tx = Tx(session)
+            yield tx
+            for event in tx.events:
+                session.add(OutboxEntry(id=event.event_id, kind="event", payload=event.to_wire()))
+        await self.publish_committed(tx.events)
+
+    async def publish_committed(self, events: list[Event]) -> None:
+        for event in events:
+            try:
+                await self.bus.publish(event)
+            except Exception:  # the outbox relay publishes it later
+                log.warning("publish of %s failed; the outbox relay will retry", event.wire)
+                continue
+            self._published.append(event.event_id)
+        if self._published:
+            self.kick("outbox")
+
+    def take_published(self) -> list[str]:
+        done, self._published = self._published, []
+        return done
+
+    async def mark_published(self, ids: list[str]) -> None:
+        if not ids:
+            return
+        async with self.store.transaction() as session:
+            await session.exec(  # type: ignore[call-overload]
+                sa.update(OutboxEntry).where(OutboxEntry.id.in_(ids)).values(done=True)  # type: ignore[attr-defined]
+            )

@@ -1,0 +1,123 @@
+"""Identity resolution (E.164 phones, lower-cased emails, chat identities) and the customer card."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from hub.models import Customer, CustomerIdentity, Interaction, Message
+from hub.phones import to_e164
+
+IDENTITY_KINDS = ("phone", "email", "chat", "external")
+
+
+def normalize_identity(kind: str, raw: str, default_region: str) -> str | None:
+    text = (raw or "").strip()
+    if kind == "phone":
+        return to_e164(text, default_region)
+    if kind == "email":
+        text = text.lower()
+        return text if "@" in text and len(text) <= 320 else None
+    return text[:320] or None
+
+
+async def find_customer(session: AsyncSession, kind: str, value: str) -> Customer | None:
+    row = (
+        await session.exec(
+            select(Customer)
+            .join(CustomerIdentity, col(CustomerIdentity.customer_id) == col(Customer.id))
+            .where(CustomerIdentity.kind == kind, CustomerIdentity.value == value)
+        )
+    ).first()
+    return await follow_merges(session, row) if row else None
+
+
+async def follow_merges(session: AsyncSession, customer: Customer) -> Customer:
+    """A merged customer forwards to the survivor; bounded so a bad cycle cannot hang us."""
+    for _ in range(10):
+        if not customer.merged_into_id:
+            return customer
+        target = await session.get(Customer, customer.merged_into_id)
+        if target is None:
+            return customer
+        customer = target
+    return customer
+
+
+async def resolve_customer(
+    session: AsyncSession, kind: str, value: str, *, name: str = "", confidence: str = "known"
+) -> tuple[Customer, bool]:
+    """The customer owning identity (kind, value), created when unknown. Returns (customer, created).
+
+    Only an exact normalized identity matches: a name alone never joins two customers.
+    """
+    existing = await find_customer(session, kind, value)
+    if existing is not None:
+        return existing, False
+    customer = Customer(name=(name or value)[:200])
+    session.add(customer)
+    session.add(
+        CustomerIdentity(customer_id=customer.id, kind=kind, value=value, confidence=confidence)
+    )
+    await session.flush()
+    return customer, True
+
+
+async def customer_card(session: AsyncSession, customer_id: str, recent: int = 5) -> dict[str, Any]:
+    """What an offer shows: who it is, what they are worth, what happened last."""
+    customer = await session.get(Customer, customer_id)
+    if customer is None:
+        return {"id": customer_id, "name": "", "tier": "standard", "lifetime_value": 0.0}
+    identities = (
+        await session.exec(
+            select(CustomerIdentity).where(CustomerIdentity.customer_id == customer_id)
+        )
+    ).all()
+    rows = (
+        await session.exec(
+            select(Interaction)
+            .where(Interaction.customer_id == customer_id)
+            .order_by(col(Interaction.created_at).desc())
+            .limit(recent + 1)
+        )
+    ).all()
+    history = []
+    for it in rows:
+        preview = (
+            await session.exec(
+                select(Message.body)
+                .where(Message.interaction_id == it.id)
+                .order_by(col(Message.created_at).desc())
+                .limit(1)
+            )
+        ).first()
+        history.append(
+            {
+                "id": it.id,
+                "channel": it.channel,
+                "state": it.state,
+                "subject": it.subject,
+                "created_at": it.created_at.isoformat(),
+                "preview": (preview or "")[:140],
+                "disposition": it.disposition,
+            }
+        )
+    return {
+        "id": customer.id,
+        "name": customer.name,
+        "kind": customer.kind,
+        "tier": customer.tier,
+        "lifetime_value": customer.lifetime_value,
+        "tags": customer.tags,
+        "identities": [
+            {"kind": i.kind, "value": i.value, "confidence": i.confidence} for i in identities
+        ],
+        "history": history,
+    }
+
+
+async def count_customers(session: AsyncSession) -> int:
+    return int((await session.exec(select(sa.func.count()).select_from(Customer))).one())

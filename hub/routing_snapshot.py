@@ -1,0 +1,131 @@
+"""Build the routing engine's frozen snapshot from the database (the engine itself does no I/O)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from hub.models import Agent, Customer, Interaction, Queue
+from hub.settings import Settings
+from routing.types import (
+    AgentView,
+    InteractionView,
+    QueueView,
+    RoutingConfig,
+    RoutingSnapshot,
+    TimeWindow,
+    Weights,
+)
+
+WAITING_STATES = ("queued", "offered")
+
+
+def epoch(value: datetime | None) -> float:
+    return value.timestamp() if value is not None else 0.0
+
+
+def routing_config(settings: Settings) -> RoutingConfig:
+    w = settings.routing.weights
+    return RoutingConfig(
+        weights=Weights(
+            tier=dict(w.tier),
+            value_per_1000=w.value_per_1000,
+            value_cap=w.value_cap,
+            wait_per_second=w.wait_per_second,
+            sla_max=w.sla_max,
+            sla_window_s=w.sla_window_s,
+            channel=dict(w.channel),
+        ),
+        relationship_window_s=settings.routing.relationship_window_s,
+    )
+
+
+def queue_view(q: Queue) -> QueueView:
+    return QueueView(
+        id=q.id,
+        channels=frozenset(q.channels),
+        required_skills=dict(q.required_skills),
+        language=q.language,
+        answer_target_s=q.answer_target_s,
+        service_level_pct=q.service_level_pct,
+        strategy=q.strategy,
+        overflow_after_s=q.overflow_after_s,
+        overflow_to=q.overflow_to,
+        overflow_min_level=q.overflow_min_level,
+        timezone=q.timezone,
+        hours=tuple(
+            TimeWindow(int(h["weekday"]), int(h["start_minute"]), int(h["end_minute"]))
+            for h in q.hours
+        ),
+    )
+
+
+async def agent_loads(session: AsyncSession) -> dict[str, dict[str, int]]:
+    """Work each agent holds per channel: open offers plus assigned interactions."""
+    loads: dict[str, dict[str, int]] = defaultdict(dict)
+    holder = sa.case(
+        (col(Interaction.state) == "offered", col(Interaction.offered_agent_id)),
+        else_=col(Interaction.assigned_agent_id),
+    )
+    rows = await session.exec(
+        select(holder, Interaction.channel, sa.func.count())  # type: ignore[call-overload]
+        .where(col(Interaction.state).in_(("offered", "assigned")))
+        .group_by(holder, Interaction.channel)
+    )
+    for agent_id, channel, count in rows:
+        if agent_id:
+            loads[agent_id][channel] = int(count)
+    return loads
+
+
+def agent_view(agent: Agent, load: dict[str, int]) -> AgentView:
+    return AgentView(
+        id=agent.id,
+        available=agent.status == "available",
+        queues=frozenset(agent.queues),
+        skills=dict(agent.skills),
+        languages=frozenset(agent.languages),
+        capacity=dict(agent.capacity),
+        load=load,
+        idle_since=epoch(agent.idle_since),
+        wrapup_until=epoch(agent.wrapup_until) if agent.wrapup_until else None,
+        last_offered_at=epoch(agent.last_offered_at),
+    )
+
+
+async def load_snapshot(session: AsyncSession, settings: Settings) -> RoutingSnapshot:
+    queues = {q.id: queue_view(q) for q in (await session.exec(select(Queue))).all()}
+    rows = (
+        await session.exec(
+            select(Interaction, Customer)
+            .join(Customer, col(Customer.id) == col(Interaction.customer_id))
+            .where(col(Interaction.state).in_(WAITING_STATES))
+        )
+    ).all()
+    interactions = tuple(
+        InteractionView(
+            id=it.id,
+            queue_id=it.queue_id,
+            channel=it.channel,
+            enqueued_at=epoch(it.enqueued_at),
+            tier=cust.tier,
+            lifetime_value=cust.lifetime_value,
+            language=cust.language or None,
+            preferred_agent_id=it.preferred_agent_id,
+            excluded_agent_ids=frozenset(it.excluded_agent_ids),
+            offered_to=it.offered_agent_id if it.state == "offered" else None,
+        )
+        for it, cust in rows
+    )
+    loads = await agent_loads(session)
+    agents = (await session.exec(select(Agent).where(Agent.status == "available"))).all()
+    return RoutingSnapshot(
+        interactions=interactions,
+        agents=tuple(agent_view(a, loads.get(a.id, {})) for a in agents),
+        queues=queues,
+        config=routing_config(settings),
+    )

@@ -1,0 +1,106 @@
+"""Settings: config/default.toml (or CRMHUB_CONFIG) overridden by CRMHUB_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = ROOT / "config" / "default.toml"
+
+
+class TwilioSettings(BaseModel):
+    account_sid: str = "ACdemo00000000000000000000000000"
+    auth_token: str = Field(default="demo-auth-token", repr=False)
+    from_number: str = "+15550000000"
+    api_base_url: str = ""
+
+
+class WeightSettings(BaseModel):
+    tier: dict[str, float] = {"vip": 500.0, "enterprise": 300.0, "household": 100.0, "standard": 0.0}
+    value_per_1000: float = 10.0
+    value_cap: float = 200.0
+    wait_per_second: float = 1.0
+    sla_max: float = 200.0
+    sla_window_s: float = 30.0
+    channel: dict[str, float] = {"voice": 50.0, "chat": 30.0, "sms": 10.0, "email": 0.0}
+
+
+class RoutingSettings(BaseModel):
+    offer_timeout_s: float = 20.0
+    max_missed_offers: int = 3
+    wrapup_s: float = 10.0
+    relationship_window_s: float = 30.0
+    tick_s: float = 1.0
+    default_queue: str = "support"
+    weights: WeightSettings = WeightSettings()
+
+
+class QueueSettings(BaseModel):
+    id: str
+    name: str = ""
+    channels: list[str] = ["voice", "sms", "email", "chat"]
+    required_skills: dict[str, int] = {}
+    language: str | None = None
+    answer_target_s: float = 20.0
+    service_level_pct: float = 80.0
+    strategy: str = "longest_idle"
+    overflow_after_s: float | None = None
+    overflow_to: str | None = None
+    overflow_min_level: int | None = None
+    timezone: str = "UTC"
+    hours: list[dict[str, Any]] = []
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CRMHUB_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    database_url: str = "sqlite+aiosqlite:///var/crmhub.db"
+    redis_url: str = ""
+    public_base_url: str = "http://127.0.0.1:8080"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    default_region: str = "US"
+    cti_token: str = Field(default="change-me-cti-token", repr=False)
+    secret_key: str = Field(default="change-me-secret-key", repr=False)
+    token_ttl_s: int = 43200
+    max_body_bytes: int = 1_048_576
+    max_message_chars: int = 10_000
+    demo_data: bool = False
+    log_level: str = "INFO"
+    run_background: bool = True  # pollers, relays and the routing ticker
+    twilio: TwilioSettings = TwilioSettings()
+    routing: RoutingSettings = RoutingSettings()
+    queues: list[QueueSettings] = [QueueSettings(id="support", name="Support")]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = Path(os.environ.get("CRMHUB_CONFIG", str(DEFAULT_CONFIG)))
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=path)
+        return (init_settings, env_settings, toml)
+
+    def public_url(self, path: str) -> str:
+        """The URL a provider signed: configured public base (behind any proxy) + path."""
+        return self.public_base_url.rstrip("/") + path
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)
