@@ -163,21 +163,27 @@ class RedisBus:
             )
             for _stream, items in result or []:
                 entries.extend(items)
-        return self._decode(group, entries)
+        out, bad = self._decode(group, entries)
+        if bad:  # acknowledged, or XAUTOCLAIM would hand them out forever
+            await self.ack(group, bad)
+        return out
 
-    def _decode(self, group: str, entries: list[Any]) -> list[Delivery]:
+    def _decode(self, group: str, entries: list[Any]) -> tuple[list[Delivery], list[str]]:
         out: list[Delivery] = []
+        bad: list[str] = []
         for entry_id, fields in entries:
             if not fields:  # trimmed away while pending
+                bad.append(_text(entry_id))
                 continue
             raw = fields.get(b"e") or fields.get("e")
             try:
                 event = from_wire(json.loads(raw))
             except (UnknownEvent, ValueError, TypeError) as exc:
                 log.warning("dropping undecodable bus entry %s in %s: %s", entry_id, group, exc)
+                bad.append(_text(entry_id))
                 continue
             out.append(Delivery(_text(entry_id), event))
-        return out
+        return out, bad
 
     async def ack(self, group: str, ids: Sequence[str]) -> None:
         if ids:

@@ -49,6 +49,8 @@ class Hub:
     clock: Callable[[], datetime] = system_clock
     channels: dict[str, Any] = field(default_factory=dict)  # channel name -> adapter with send()
     node_id: str = "node"
+    resources: dict[str, Any] = field(default_factory=dict)  # clients owned by cleanup_ctx
+    redis: Any = None  # redis.asyncio.Redis when configured (readiness checks, Socket.IO)
     kicks: dict[str, asyncio.Event] = field(default_factory=dict)  # wake background loops early
     _published: list[str] = field(default_factory=list)
 

@@ -68,6 +68,7 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite+aiosqlite:///var/crmhub.db"
     redis_url: str = ""
+    redis_prefix: str = "crmhub:"  # keys, stream and Socket.IO channel; one prefix per deployment
     public_base_url: str = "http://127.0.0.1:8080"
     host: str = "127.0.0.1"
     port: int = 8080

@@ -1,0 +1,129 @@
+"""Domain events -> Socket.IO emits. With Redis, AsyncRedisManager fans each emit out to every node.
+
+The broadcaster reads the bus in one consumer group, so each event is emitted once in the whole
+cluster; the Socket.IO client manager delivers it to whichever node holds the agent's socket.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from sqlmodel import col, select
+
+from agent_console.presenter import (
+    agent_dict,
+    interaction_dict,
+    message_dict,
+    offer_payload,
+    work_item,
+)
+from hub.context import Hub
+from hub.customers import customer_card
+from hub.events import (
+    AgentStatusChanged,
+    CustomerUpdated,
+    Event,
+    InteractionAssigned,
+    InteractionUpdated,
+    MessageCreated,
+    MessageStatusChanged,
+    OfferMade,
+    OfferRevoked,
+)
+from hub.models import Agent, Interaction, Message, Offer
+
+log = logging.getLogger(__name__)
+
+CONSOLE_GROUP = "console"
+AGENT_NS = "/agent"
+
+
+class Emitter(Protocol):
+    async def emit(
+        self, event: str, data: Any = None, *, room: str | None = None, namespace: str | None = None
+    ) -> None: ...
+
+
+def agent_room(agent_id: str) -> str:
+    return f"agent:{agent_id}"
+
+
+def holder(it: Interaction) -> str | None:
+    """The agent who currently sees this interaction (offered or assigned)."""
+    if it.state == "offered":
+        return it.offered_agent_id
+    if it.state in ("assigned", "closed"):
+        return it.assigned_agent_id
+    return None
+
+
+class Broadcaster:
+    def __init__(self, hub: Hub, sio: Emitter) -> None:
+        self.hub = hub
+        self.sio = sio
+
+    async def to_agent(self, agent_id: str | None, event: str, data: Any) -> None:
+        if agent_id:
+            await self.sio.emit(event, data, room=agent_room(agent_id), namespace=AGENT_NS)
+
+    async def handle(self, events: list[Event]) -> None:
+        for event in events:
+            try:
+                await self.dispatch(event)
+            except Exception:  # one bad event must not starve the rest of the batch
+                log.exception("could not broadcast %s", event.wire)
+
+    async def dispatch(self, event: Event) -> None:
+        async with self.hub.store.session() as session:
+            if isinstance(event, OfferMade):
+                offer = await session.get(Offer, event.offer_id)
+                payload = await offer_payload(session, offer) if offer else None
+                if payload is not None:
+                    await self.to_agent(event.agent_id, "offer", payload)
+            elif isinstance(event, OfferRevoked):
+                await self.to_agent(
+                    event.agent_id,
+                    "offer.revoked",
+                    {"offer_id": event.offer_id, "interaction_id": event.interaction_id,
+                     "reason": event.reason},
+                )
+            elif isinstance(event, InteractionAssigned):
+                it = await session.get(Interaction, event.interaction_id)
+                if it is not None:
+                    await self.to_agent(event.agent_id, "interaction.assigned",
+                                        await work_item(session, it))
+            elif isinstance(event, MessageCreated | MessageStatusChanged):
+                await self._message(session, event)
+            elif isinstance(event, InteractionUpdated):
+                it = await session.get(Interaction, event.interaction_id)
+                if it is not None:
+                    await self.to_agent(event.agent_id or holder(it), "interaction.updated",
+                                        interaction_dict(it))
+            elif isinstance(event, AgentStatusChanged):
+                agent = await session.get(Agent, event.agent_id)
+                if agent is not None:
+                    await self.to_agent(agent.id, "status", agent_dict(agent))
+            elif isinstance(event, CustomerUpdated):
+                await self._customer(session, event.customer_id)
+
+    async def _message(self, session: Any, event: MessageCreated | MessageStatusChanged) -> None:
+        message = await session.get(Message, event.message_id)
+        it = await session.get(Interaction, event.interaction_id)
+        if message is None or it is None:
+            return
+        name = "message.created" if isinstance(event, MessageCreated) else "message.status"
+        await self.to_agent(holder(it), name, message_dict(message))
+
+    async def _customer(self, session: Any, customer_id: str) -> None:
+        card = await customer_card(session, customer_id)
+        rows = (
+            await session.exec(
+                select(Interaction).where(
+                    Interaction.customer_id == customer_id,
+                    col(Interaction.state).in_(("offered", "assigned")),
+                )
+            )
+        ).all()
+        for agent_id in {holder(it) for it in rows}:
+            await self.to_agent(agent_id, "customer.updated", card)

@@ -1,0 +1,123 @@
+"""Socket.IO payloads: the one place that decides what a console sees of an interaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from hub.customers import customer_card
+from hub.models import Agent, Interaction, Message, Offer
+
+RECENT_MESSAGES = 50
+
+
+def iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def agent_dict(agent: Agent) -> dict[str, Any]:
+    return {
+        "id": agent.id,
+        "username": agent.username,
+        "display_name": agent.display_name or agent.username,
+        "role": agent.role,
+        "status": agent.status,
+        "status_reason": agent.status_reason,
+        "queues": agent.queues,
+    }
+
+
+def interaction_dict(it: Interaction) -> dict[str, Any]:
+    return {
+        "id": it.id,
+        "customer_id": it.customer_id,
+        "channel": it.channel,
+        "state": it.state,
+        "queue_id": it.queue_id,
+        "subject": it.subject,
+        "customer_address": it.customer_address,
+        "assigned_agent_id": it.assigned_agent_id,
+        "priority": round(it.priority, 1),
+        "priority_explain": it.priority_explain,
+        "enqueued_at": iso(it.enqueued_at),
+        "disposition": it.disposition,
+    }
+
+
+def message_dict(m: Message) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "interaction_id": m.interaction_id,
+        "channel": m.channel,
+        "direction": m.direction,
+        "sender": m.sender,
+        "author_agent_id": m.author_agent_id,
+        "subject": m.subject,
+        "body": m.body,
+        "status": m.status,
+        "error": m.error,
+        "created_at": iso(m.created_at),
+    }
+
+
+async def messages_of(session: AsyncSession, interaction_id: str) -> list[dict[str, Any]]:
+    rows = (
+        await session.exec(
+            select(Message)
+            .where(Message.interaction_id == interaction_id)
+            .order_by(col(Message.created_at).desc())
+            .limit(RECENT_MESSAGES)
+        )
+    ).all()
+    return [message_dict(m) for m in reversed(rows)]
+
+
+async def work_item(session: AsyncSession, it: Interaction) -> dict[str, Any]:
+    """An interaction with its customer's 360 card and its messages: what an offer shows."""
+    return {
+        "interaction": interaction_dict(it),
+        "customer": await customer_card(session, it.customer_id),
+        "messages": await messages_of(session, it.id),
+    }
+
+
+async def offer_payload(session: AsyncSession, offer: Offer) -> dict[str, Any] | None:
+    it = await session.get(Interaction, offer.interaction_id)
+    if it is None:
+        return None
+    return {
+        "offer_id": offer.id,
+        "expires_at": iso(offer.expires_at),
+        "priority_explain": offer.priority_explain,
+        **await work_item(session, it),
+    }
+
+
+async def agent_state(session: AsyncSession, agent: Agent) -> dict[str, Any]:
+    """The whole console in one payload: applied events on top of it must equal a fresh one."""
+    offers = (
+        await session.exec(
+            select(Offer)
+            .join(Interaction, col(Interaction.offer_id) == col(Offer.id))
+            .where(
+                Offer.agent_id == agent.id,
+                Offer.outcome == "pending",
+                Interaction.state == "offered",
+            )
+        )
+    ).all()
+    assigned = (
+        await session.exec(
+            select(Interaction)
+            .where(Interaction.assigned_agent_id == agent.id, Interaction.state == "assigned")
+            .order_by(col(Interaction.assigned_at))
+        )
+    ).all()
+    offer_items = [p for o in offers if (p := await offer_payload(session, o)) is not None]
+    return {
+        "agent": agent_dict(agent),
+        "offers": offer_items,
+        "interactions": [await work_item(session, it) for it in assigned],
+    }

@@ -1,0 +1,38 @@
+"""Static console pages. socket.io-client is served from node_modules (installed by npm), no CDN."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+STATIC = Path(__file__).resolve().parent / "static"
+ROOT = Path(__file__).resolve().parent.parent
+VENDOR = {
+    "socket.io.min.js": ROOT / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js",
+}
+
+
+async def console_index(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC / "console.html", headers={"Cache-Control": "no-cache"})
+
+
+async def console_root(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/console/")
+
+
+async def vendor(request: web.Request) -> web.StreamResponse:
+    path = VENDOR.get(request.match_info["name"])
+    if path is None:
+        raise web.HTTPNotFound()
+    if not path.exists():
+        return web.Response(status=503, text="run `npm ci` to install the console's libraries")
+    return web.FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/", console_root)
+    app.router.add_get("/console", console_root)
+    app.router.add_get("/console/", console_index)
+    app.router.add_get("/console/vendor/{name}", vendor)
+    app.router.add_static("/console/static/", STATIC, show_index=False)

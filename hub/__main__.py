@@ -1,0 +1,92 @@
+"""CLI: python -m hub serve | demo | migrate | create-agent."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+
+from aiohttp import web
+
+from hub.app import build_hub, create_app
+from hub.app_keys import DEMO_LOGINS
+from hub.settings import Settings, load_settings
+
+
+async def _serve(settings: Settings) -> None:
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()  # migrations, queues, demo data
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    base = f"http://{settings.host}:{settings.port}"
+    logins = app[DEMO_LOGINS]
+    print(f"crmhub is running. Agent console: {base}/console/", flush=True)
+    if logins:
+        print("Demo logins (shown once; passwords are stored hashed):")
+        for login in logins:
+            print(f"  {login.username:<8} {login.password}   ({login.role})")
+    if settings.demo_data:
+        print(f"Send a test SMS: python scripts/send_test_sms.py --hub {base}", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+async def _migrate(settings: Settings) -> None:
+    hub = build_hub(settings)
+    await hub.store.migrate()
+    await hub.store.close()
+    print("database is at the latest migration")
+
+
+async def _create_agent(settings: Settings, args: argparse.Namespace) -> None:
+    from hub.actions.create_agent import create_agent
+
+    password = args.password or getpass.getpass("password: ")
+    hub = build_hub(settings)
+    await hub.store.migrate()
+    try:
+        agent = await create_agent(
+            hub, args.username, password, role=args.role, display_name=args.name or "",
+            queues=args.queues.split(",") if args.queues else None,
+        )
+    finally:
+        await hub.store.close()
+    print(f"created {agent.role} {agent.username} ({agent.id})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="crmhub")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the hub")
+    sub.add_parser("demo", help="run the hub with demo agents and customers")
+    sub.add_parser("migrate", help="upgrade the database schema")
+    create = sub.add_parser("create-agent", help="add an agent, supervisor or admin")
+    create.add_argument("username")
+    create.add_argument("--password")
+    create.add_argument("--role", default="agent", choices=["agent", "supervisor", "admin"])
+    create.add_argument("--name")
+    create.add_argument("--queues", help="comma-separated queue ids")
+    args = parser.parse_args(argv)
+    settings = load_settings(**({"demo_data": True} if args.command == "demo" else {}))
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        if args.command in ("serve", "demo"):
+            asyncio.run(_serve(settings))
+        elif args.command == "migrate":
+            asyncio.run(_migrate(settings))
+        elif args.command == "create-agent":
+            asyncio.run(_create_agent(settings, args))
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

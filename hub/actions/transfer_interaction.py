@@ -1,0 +1,57 @@
+"""Hand an assigned interaction to another queue (or a named agent); it keeps its waiting time."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlmodel import col
+
+from hub.context import Hub
+from hub.errors import Conflict, Invalid, NotFound
+from hub.events import InteractionQueued, InteractionUpdated
+from hub.models import Agent, Interaction, Queue
+
+
+async def transfer_interaction(
+    hub: Hub,
+    agent_id: str,
+    interaction_id: str,
+    *,
+    queue_id: str | None = None,
+    to_agent_id: str | None = None,
+) -> Interaction:
+    if not queue_id and not to_agent_id:
+        raise Invalid("name a queue or an agent to transfer to")
+    if to_agent_id == agent_id:
+        raise Invalid("you cannot transfer to yourself")
+    async with hub.transaction() as tx:
+        interaction = await tx.session.get(Interaction, interaction_id)
+        if interaction is None:
+            raise NotFound("no such interaction")
+        target_queue = queue_id or interaction.queue_id
+        if await tx.session.get(Queue, target_queue) is None:
+            raise Invalid(f"no queue {target_queue!r}")
+        if to_agent_id and await tx.session.get(Agent, to_agent_id) is None:
+            raise Invalid("no such agent")
+        result = await tx.session.exec(  # type: ignore[call-overload]
+            sa.update(Interaction)
+            .where(
+                col(Interaction.id) == interaction_id,
+                col(Interaction.state) == "assigned",
+                col(Interaction.assigned_agent_id) == agent_id,
+            )
+            .values(
+                state="queued",
+                queue_id=target_queue,
+                assigned_agent_id=None,
+                assigned_at=None,
+                preferred_agent_id=to_agent_id,
+                excluded_agent_ids=[agent_id],
+            )
+        )
+        if result.rowcount != 1:
+            raise Conflict("this interaction is not assigned to you", interaction_id=interaction_id)
+        await tx.session.refresh(interaction)
+        tx.emit(InteractionUpdated(interaction_id=interaction_id, state="queued", agent_id=agent_id))
+        tx.emit(InteractionQueued(interaction_id=interaction_id, queue_id=target_queue,
+                                  reason="transfer"))
+    return interaction

@@ -1,0 +1,1 @@
+"""REST and webhook handlers: thin (parse, call an action, serialize)."""

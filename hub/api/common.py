@@ -1,0 +1,43 @@
+"""Helpers every handler uses: the hub, the caller's bearer token, a bounded JSON body."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from hub.app_keys import HUB
+from hub.auth import agent_for_token, require_role
+from hub.context import Hub
+from hub.errors import Invalid
+from hub.models import Agent
+
+
+def hub_of(request: web.Request) -> Hub:
+    return request.app[HUB]
+
+
+def bearer(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def current_agent(request: web.Request, *roles: str) -> Agent:
+    agent = await agent_for_token(hub_of(request), bearer(request))
+    return require_role(agent, *roles) if roles else agent
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        data = await request.json(loads=json.loads)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise Invalid("the body must be JSON") from None
+    if not isinstance(data, dict):
+        raise Invalid("the body must be a JSON object")
+    return data
+
+
+def client_address(request: web.Request) -> str:
+    return request.remote or ""

@@ -1,0 +1,133 @@
+"""create_app(settings) -> aiohttp Application; cleanup_ctx owns the database, Redis and loops."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+
+import socketio
+from aiohttp import web
+
+from agent_console import web as console_web
+from agent_console.broadcaster import CONSOLE_GROUP, Broadcaster
+from agent_console.namespace import AgentNamespace
+from hub.api import agent as agent_api
+from hub.api import auth as auth_api
+from hub.api import ops as ops_api
+from hub.api import webhooks_twilio
+from hub.app_keys import DEMO_LOGINS, HUB, SIO
+from hub.bus import EventBus, InMemoryBus, RedisBus, consume
+from hub.channels_setup import close_channels, open_channels
+from hub.context import Hub, system_clock
+from hub.demo import seed_demo
+from hub.loops import run_loop
+from hub.metrics import Metrics
+from hub.middleware import MIDDLEWARES
+from hub.queues_config import sync_queues
+from hub.relays import relay_events, relay_sends
+from hub.routing_loop import ROUTING_GROUP, on_events, tick
+from hub.routing_state import InMemoryRoutingState, RedisRoutingState, RoutingState
+from hub.settings import Settings
+from hub.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def build_hub(settings: Settings, clock: Callable[[], datetime] | None = None) -> Hub:
+    """Construct (no I/O yet): engines and clients connect lazily, cleanup_ctx opens them."""
+    redis_client = None
+    bus: EventBus
+    state: RoutingState
+    if settings.redis_url:
+        import redis.asyncio as aioredis
+
+        redis_client = aioredis.from_url(settings.redis_url)
+        prefix = settings.redis_prefix
+        bus = RedisBus(redis_client, stream=f"{prefix}events")
+        state = RedisRoutingState(redis_client, prefix=prefix)
+    else:
+        bus, state = InMemoryBus(), InMemoryRoutingState()
+    return Hub(
+        settings=settings,
+        store=Store(settings.database_url),
+        bus=bus,
+        routing_state=state,
+        metrics=Metrics(),
+        clock=clock or system_clock,
+        node_id=secrets.token_hex(4),
+        redis=redis_client,
+    )
+
+
+def build_sio(settings: Settings) -> socketio.AsyncServer:
+    manager = (
+        socketio.AsyncRedisManager(settings.redis_url, channel=f"{settings.redis_prefix}socketio")
+        if settings.redis_url
+        else None
+    )
+    return socketio.AsyncServer(
+        async_mode="aiohttp",
+        client_manager=manager,
+        cors_allowed_origins=[settings.public_base_url.rstrip("/")],
+        max_http_buffer_size=settings.max_body_bytes,
+        logger=False,
+        engineio_logger=False,
+    )
+
+
+def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> web.Application:
+    app = web.Application(middlewares=MIDDLEWARES, client_max_size=settings.max_body_bytes)
+    hub = build_hub(settings, clock)
+    sio = build_sio(settings)
+    app[HUB], app[SIO] = hub, sio
+    sio.register_namespace(AgentNamespace(hub))
+    sio.attach(app)
+    for module in (ops_api, auth_api, agent_api, webhooks_twilio, console_web):
+        module.add_routes(app)
+    app.cleanup_ctx.append(_resources)
+    app.cleanup_ctx.append(_background)
+    return app
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    hub = app[HUB]
+    await hub.store.migrate()
+    for group in (ROUTING_GROUP, CONSOLE_GROUP):
+        await hub.bus.ensure_group(group)
+    await sync_queues(hub)
+    await open_channels(hub)
+    app[DEMO_LOGINS] = await seed_demo(hub) if hub.settings.demo_data else []
+    yield
+    await close_channels(hub)
+    await hub.bus.close()
+    if hub.redis is not None:
+        await hub.redis.aclose()
+    await hub.store.close()
+
+
+async def _background(app: web.Application) -> AsyncIterator[None]:
+    hub, sio = app[HUB], app[SIO]
+    tasks: list[asyncio.Task[None]] = []
+    if hub.settings.run_background:
+        broadcaster = Broadcaster(hub, sio)
+        routing_s = hub.settings.routing.tick_s
+        jobs = {
+            "routing": run_loop(hub, "routing", lambda k: tick(hub, k), interval_s=routing_s),
+            "routing-events": consume(
+                hub.bus, ROUTING_GROUP, hub.node_id, lambda evs: on_events(hub, evs)
+            ),
+            "console-events": consume(hub.bus, CONSOLE_GROUP, hub.node_id, broadcaster.handle),
+            "outbox": run_loop(hub, "outbox", lambda _k: relay_events(hub), interval_s=5.0),
+            "sender": run_loop(hub, "sender", lambda _k: relay_sends(hub), interval_s=2.0),
+        }
+        tasks = [asyncio.create_task(job, name=name) for name, job in jobs.items()]
+    yield
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,13 @@
+"""Typed aiohttp application keys (no string keys)."""
+
+from __future__ import annotations
+
+import socketio
+from aiohttp import web
+
+from hub.context import Hub
+from hub.demo import DemoLogin
+
+HUB = web.AppKey("hub", Hub)
+SIO = web.AppKey("sio", socketio.AsyncServer)
+DEMO_LOGINS = web.AppKey("demo_logins", list[DemoLogin])

@@ -1,0 +1,25 @@
+"""Register the channel adapters the configuration enables (the only place they are built)."""
+
+from __future__ import annotations
+
+from channels.twilio_client import close_twilio_client, make_twilio_client
+from channels.twilio_sms import TwilioSmsChannel
+from hub.context import Hub
+
+
+async def open_channels(hub: Hub) -> None:
+    settings = hub.settings
+    client = make_twilio_client(settings.twilio)
+    hub.channels["sms"] = TwilioSmsChannel(
+        client,
+        default_from=settings.twilio.from_number,
+        status_callback=settings.public_url("/webhooks/twilio/sms/status"),
+    )
+    hub.resources["twilio"] = client
+
+
+async def close_channels(hub: Hub) -> None:
+    client = hub.resources.pop("twilio", None)
+    if client is not None:
+        await close_twilio_client(client)
+    hub.channels.clear()

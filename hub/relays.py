@@ -1,0 +1,170 @@
+"""Outbox relays: events that missed the bus after commit, and outbound sends with retries."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from channels.base import OutboundMessage, SendError
+from hub.context import Hub
+from hub.events import MessageStatusChanged, from_wire
+from hub.models import Interaction, Message, OutboxEntry
+
+log = logging.getLogger(__name__)
+
+MAX_SEND_ATTEMPTS = 8
+RELAY_GRACE_S = 5.0  # events younger than this are still being published by their writer
+CLAIM_S = 120.0  # a claimed send is invisible to other relays for this long
+
+
+async def relay_events(hub: Hub) -> int:
+    """Publish events whose writer could not (bus down, process died between commit and publish)."""
+    await hub.mark_published(hub.take_published())
+    cutoff = hub.now() - timedelta(seconds=RELAY_GRACE_S)
+    async with hub.store.session() as session:
+        rows = (
+            await session.exec(
+                select(OutboxEntry)
+                .where(
+                    OutboxEntry.kind == "event",
+                    col(OutboxEntry.done).is_(False),
+                    col(OutboxEntry.created_at) <= cutoff,
+                )
+                .order_by(col(OutboxEntry.created_at))
+                .limit(200)
+            )
+        ).all()
+    sent: list[str] = []
+    for row in rows:
+        try:
+            await hub.bus.publish(from_wire(dict(row.payload)))
+        except Exception:
+            log.warning("outbox relay could not publish; will retry")
+            break
+        sent.append(row.id)
+    await hub.mark_published(sent)
+    return len(sent)
+
+
+async def _claim_sends(hub: Hub) -> list[OutboxEntry]:
+    now = hub.now()
+    async with hub.store.session() as session:
+        due = (
+            await session.exec(
+                select(OutboxEntry)
+                .where(
+                    OutboxEntry.kind == "send",
+                    col(OutboxEntry.done).is_(False),
+                    col(OutboxEntry.next_attempt_at) <= now,
+                )
+                .order_by(col(OutboxEntry.next_attempt_at))
+                .limit(20)
+            )
+        ).all()
+    claimed = []
+    for row in due:
+        async with hub.store.transaction() as session:
+            # Compare-and-set on next_attempt_at: with several hub processes one claim wins.
+            result = await session.exec(  # type: ignore[call-overload]
+                sa.update(OutboxEntry)
+                .where(
+                    col(OutboxEntry.id) == row.id,
+                    col(OutboxEntry.next_attempt_at) == row.next_attempt_at,
+                    col(OutboxEntry.done).is_(False),
+                )
+                .values(next_attempt_at=now + timedelta(seconds=CLAIM_S))
+            )
+        if result.rowcount == 1:
+            claimed.append(row)
+    return claimed
+
+
+async def relay_sends(hub: Hub) -> int:
+    """Send every due outbound message through its channel adapter; returns how many were tried."""
+    claimed = await _claim_sends(hub)
+    for entry in claimed:
+        await _send_one(hub, entry)
+    return len(claimed)
+
+
+async def _send_one(hub: Hub, entry: OutboxEntry) -> None:
+    async with hub.store.session() as session:
+        message = await session.get(Message, str(entry.payload.get("message_id", "")))
+        interaction = await session.get(Interaction, message.interaction_id) if message else None
+    if message is None or interaction is None:
+        await _finish(hub, entry, None, "failed", "message vanished")
+        return
+    adapter = hub.channels.get(message.channel)
+    if adapter is None:
+        await _finish(hub, entry, message, "failed", f"no adapter for channel {message.channel}")
+        return
+    outbound = OutboundMessage(
+        channel=message.channel,
+        to=interaction.customer_address,
+        from_=interaction.hub_address,
+        body=message.body,
+        subject=message.subject,
+        message_id=message.id,
+        meta={"interaction_id": interaction.id, **dict(message.meta)},
+    )
+    try:
+        result = await adapter.send(outbound)
+    except SendError as exc:
+        hub.metrics.sends.labels(message.channel, "error").inc()
+        if exc.permanent or entry.attempts + 1 >= MAX_SEND_ATTEMPTS:
+            await _finish(hub, entry, message, "failed", f"{exc.code or ''} {exc}".strip())
+        else:
+            await _retry(hub, entry, str(exc))
+        return
+    hub.metrics.sends.labels(message.channel, "sent").inc()
+    await _finish(hub, entry, message, result.status, "", provider_ref=result.provider_ref)
+
+
+async def _retry(hub: Hub, entry: OutboxEntry, error: str) -> None:
+    delay = min(2 ** (entry.attempts + 1), 300)
+    async with hub.store.transaction() as session:
+        row = await session.get(OutboxEntry, entry.id)
+        if row is not None:
+            row.attempts += 1
+            row.last_error = error[:500]
+            row.next_attempt_at = hub.now() + timedelta(seconds=delay)
+            session.add(row)
+
+
+async def _finish(
+    hub: Hub,
+    entry: OutboxEntry,
+    message: Message | None,
+    status: str,
+    error: str,
+    *,
+    provider_ref: str | None = None,
+) -> None:
+    async with hub.transaction() as tx:
+        row = await tx.session.get(OutboxEntry, entry.id)
+        if row is not None:
+            row.done, row.attempts, row.last_error = True, row.attempts + 1, error[:500]
+            tx.session.add(row)
+        if message is None:
+            return
+        stored = await tx.session.get(Message, message.id)
+        if stored is None:
+            return
+        # A fast status callback may already have moved the message past "sent".
+        if stored.status == "queued":
+            stored.status = status
+        stored.error = error[:500]
+        if provider_ref:
+            stored.provider_ref = provider_ref
+        tx.session.add(stored)
+        tx.emit(
+            MessageStatusChanged(
+                message_id=stored.id,
+                interaction_id=stored.interaction_id,
+                status=stored.status,
+                error=stored.error,
+            )
+        )
