@@ -1,0 +1,105 @@
+"""The only place the Twilio REST client is built; also signature checks and the calls we make."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+
+from channels.base import SendError, SendResult
+from hub.settings import TwilioSettings
+
+log = logging.getLogger(__name__)
+
+# Twilio error codes that no retry can fix (bad number, opted out, not SMS-capable, ...).
+PERMANENT_CODES = {21211, 21408, 21610, 21612, 21614, 21617, 30003, 30004, 30005, 30006, 30007}
+
+
+class RedirectingHttpClient(AsyncTwilioHttpClient):
+    """Sends every request to `base_url` instead of *.twilio.com (tests' local recorder)."""
+
+    def __init__(self, base_url: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.base = urlsplit(base_url.rstrip("/"))
+
+    async def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        parts = urlsplit(url)
+        rewritten = urlunsplit(
+            (self.base.scheme, self.base.netloc, self.base.path + parts.path, parts.query, "")
+        )
+        return await super().request(method, rewritten, *args, **kwargs)
+
+
+def make_twilio_client(settings: TwilioSettings, timeout_s: float = 15.0) -> Client:
+    """Must be called inside the running event loop (the HTTP client opens an aiohttp session)."""
+    http: AsyncTwilioHttpClient
+    if settings.api_base_url:
+        http = RedirectingHttpClient(settings.api_base_url, timeout=timeout_s)
+    else:
+        http = AsyncTwilioHttpClient(timeout=timeout_s)
+    return Client(settings.account_sid, settings.auth_token, http_client=http)
+
+
+async def close_twilio_client(client: Client) -> None:
+    http = client.http_client
+    if isinstance(http, AsyncTwilioHttpClient):
+        await http.close()
+
+
+def _send_error(exc: Exception) -> SendError:
+    if isinstance(exc, TwilioRestException):
+        code = str(exc.code) if exc.code is not None else None
+        permanent = (exc.code in PERMANENT_CODES) or (
+            400 <= exc.status < 500 and exc.status != 429
+        )
+        return SendError(f"Twilio {exc.status}: {exc.msg}", permanent=permanent, code=code)
+    return SendError(f"Twilio unreachable: {type(exc).__name__}", permanent=False)
+
+
+async def send_sms(
+    client: Client, *, from_: str, to: str, body: str, status_callback: str | None = None
+) -> SendResult:
+    kwargs: dict[str, Any] = {"from_": from_, "to": to, "body": body}
+    if status_callback:
+        kwargs["status_callback"] = status_callback
+    try:
+        message = await client.messages.create_async(**kwargs)
+    except (TwilioException, OSError, TimeoutError) as exc:
+        raise _send_error(exc) from exc
+    except Exception as exc:  # aiohttp.ClientError and friends: treat as temporary
+        raise _send_error(exc) from exc
+    return SendResult(provider_ref=str(message.sid), status=_sent_status(message.status))
+
+
+def _sent_status(status: Any) -> str:
+    text = str(getattr(status, "value", status) or "queued")
+    return "sent" if text in ("queued", "accepted", "sending", "scheduled") else text
+
+
+async def connect_call(client: Client, call_sid: str, twiml: str) -> None:
+    try:
+        await client.calls(call_sid).update_async(twiml=twiml)
+    except Exception as exc:
+        raise _send_error(exc) from exc
+
+
+async def hangup_call(client: Client, call_sid: str) -> None:
+    try:
+        await client.calls(call_sid).update_async(status="completed")
+    except Exception as exc:
+        raise _send_error(exc) from exc
+
+
+def validate_twilio_signature(
+    auth_token: str, url: str, params: Mapping[str, str], signature: str | None
+) -> bool:
+    if not signature:
+        return False
+    return bool(RequestValidator(auth_token).validate(url, dict(params), signature))
