@@ -1,0 +1,167 @@
+"""Routing through the database: priority order, longest idle, timeouts, races. Both databases."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from channels.base import InboundContact
+from hub.actions.handle_offer import accept_offer, reject_offer
+from hub.actions.receive_contact import receive_contact
+from hub.actions.route_interactions import route_interactions
+from hub.app import create_app
+from hub.context import Hub
+from hub.errors import Conflict
+from hub.models import Agent, Customer, CustomerIdentity, Interaction, Offer
+from tests.support.clock import ManualClock
+from tests.support.hubs import add_agent, hub_of
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+async def hub(
+    aiohttp_client: Any, make_settings: Callable[..., Any], db_url: str, clock: ManualClock
+) -> Hub:
+    client = await aiohttp_client(create_app(make_settings(database_url=db_url), clock=clock))
+    return hub_of(client)
+
+
+async def customer(hub: Hub, phone: str, tier: str, value: float = 0.0) -> None:
+    async with hub.store.transaction() as session:
+        c = Customer(name=f"{tier} customer", tier=tier, lifetime_value=value)
+        session.add(c)
+        session.add(CustomerIdentity(customer_id=c.id, kind="phone", value=phone))
+
+
+async def sms(hub: Hub, sid: str, phone: str) -> str:
+    got = await receive_contact(
+        hub, InboundContact(channel="sms", provider_ref=sid, sender=phone, body="help")
+    )
+    return got.interaction_id
+
+
+async def offered(hub: Hub) -> dict[str, str]:
+    async with hub.store.session() as session:
+        rows = (await session.exec(select(Interaction).where(Interaction.state == "offered"))).all()
+    return {r.id: r.offered_agent_id or "" for r in rows}
+
+
+async def test_the_vip_is_offered_first_even_when_they_wrote_later(
+    hub: Hub, clock: ManualClock
+) -> None:
+    await customer(hub, "+14155550001", "standard")
+    await customer(hub, "+14155550002", "vip", 50_000)
+    standard = await sms(hub, "SMa", "+14155550001")
+    clock.advance(30)
+    vip = await sms(hub, "SMb", "+14155550002")
+    agent = await add_agent(hub, "alice", available=True)
+    await _single_capacity(hub, agent.id)
+    assert await route_interactions(hub) == 1
+    assert await offered(hub) == {vip: agent.id}
+    async with hub.store.session() as session:
+        it = await session.get(Interaction, vip)
+    assert it is not None and "VIP" in it.priority_explain
+    assert standard not in await offered(hub)
+
+
+async def test_waiting_long_enough_overtakes_a_higher_tier(hub: Hub, clock: ManualClock) -> None:
+    await customer(hub, "+14155550001", "standard")
+    await customer(hub, "+14155550002", "household")
+    old = await sms(hub, "SMa", "+14155550001")
+    clock.advance(150)  # household is worth 100 points, waiting 1 point per second
+    await sms(hub, "SMb", "+14155550002")
+    agent = await add_agent(hub, "alice", available=True)
+    await _single_capacity(hub, agent.id)
+    await route_interactions(hub)
+    assert await offered(hub) == {old: agent.id}
+
+
+async def test_the_longest_idle_agent_gets_the_offer(hub: Hub, clock: ManualClock) -> None:
+    first = await add_agent(hub, "first", available=True)
+    clock.advance(60)
+    await add_agent(hub, "second", available=True)
+    it = await sms(hub, "SMa", "+14155550009")
+    await route_interactions(hub)
+    assert await offered(hub) == {it: first.id}
+
+
+async def test_a_timed_out_offer_goes_to_another_agent_and_the_first_is_skipped(
+    hub: Hub, clock: ManualClock
+) -> None:
+    alice = await add_agent(hub, "alice", available=True)
+    clock.advance(1)
+    bob = await add_agent(hub, "bob", available=True)
+    it = await sms(hub, "SMa", "+14155550009")
+    await route_interactions(hub)
+    assert await offered(hub) == {it: alice.id}
+    clock.advance(hub.settings.routing.offer_timeout_s + 1)
+    await route_interactions(hub)
+    assert await offered(hub) == {it: bob.id}
+    with pytest.raises(Conflict):
+        await accept_offer(hub, alice.id, it)
+    async with hub.store.session() as session:
+        outcomes = sorted(o.outcome for o in (await session.exec(select(Offer))).all())
+    assert outcomes == ["pending", "timeout"]
+
+
+async def test_an_agent_who_misses_offers_is_set_away(hub: Hub, clock: ManualClock) -> None:
+    alice = await add_agent(hub, "alice", available=True)
+    for n in range(hub.settings.routing.max_missed_offers):
+        await sms(hub, f"SM{n}", f"+1415555001{n}")
+        await route_interactions(hub)
+        clock.advance(hub.settings.routing.offer_timeout_s + 1)
+        await route_interactions(hub)
+    async with hub.store.session() as session:
+        agent = await session.get(Agent, alice.id)
+    assert agent is not None and agent.status == "away" and agent.status_reason == "missed offers"
+    assert await offered(hub) == {}
+
+
+async def test_a_rejected_offer_is_not_offered_to_the_same_agent_again(hub: Hub) -> None:
+    alice = await add_agent(hub, "alice", available=True)
+    it = await sms(hub, "SMa", "+14155550009")
+    await route_interactions(hub)
+    await reject_offer(hub, alice.id, it)
+    await route_interactions(hub)
+    assert await offered(hub) == {}
+    bob = await add_agent(hub, "bob", available=True)
+    await route_interactions(hub)
+    assert await offered(hub) == {it: bob.id}
+
+
+async def test_two_accepts_racing_assign_once(hub: Hub) -> None:
+    alice = await add_agent(hub, "alice", available=True)
+    it = await sms(hub, "SMa", "+14155550009")
+    await route_interactions(hub)
+    results = await asyncio.gather(
+        *(accept_offer(hub, alice.id, it) for _ in range(5)), return_exceptions=True
+    )
+    assert sum(not isinstance(r, BaseException) for r in results) == 1
+    assert all(isinstance(r, Conflict) for r in results if isinstance(r, BaseException))
+
+
+async def test_an_agent_with_one_voice_slot_gets_one_interaction_at_a_time(hub: Hub) -> None:
+    alice = await add_agent(hub, "alice", available=True)
+    await _single_capacity(hub, alice.id)
+    for n in range(3):
+        await sms(hub, f"SM{n}", f"+1415555001{n}")
+    await route_interactions(hub)
+    assert len(await offered(hub)) == 1
+
+
+async def _single_capacity(hub: Hub, agent_id: str) -> None:
+    async with hub.store.transaction() as session:
+        agent = await session.get(Agent, agent_id)
+        assert agent is not None
+        agent.capacity = {"voice": 1, "sms": 1, "chat": 1, "email": 1}
+        session.add(agent)
