@@ -8,6 +8,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
+from typing import Any
 
 import socketio
 from aiohttp import web
@@ -63,6 +64,18 @@ def build_hub(settings: Settings, clock: Callable[[], datetime] | None = None) -
     )
 
 
+def origin_check(settings: Settings) -> Callable[[str, dict[str, Any]], bool]:
+    """Browsers may open sockets from the hub's own pages (same host) or the public base URL."""
+    public = settings.public_base_url.rstrip("/")
+
+    def allowed(origin: str, environ: dict[str, Any]) -> bool:
+        host = environ.get("HTTP_HOST", "")
+        same = {f"http://{host}", f"https://{host}"} if host else set()
+        return origin == public or origin in same
+
+    return allowed
+
+
 def build_sio(settings: Settings) -> socketio.AsyncServer:
     manager = (
         socketio.AsyncRedisManager(settings.redis_url, channel=f"{settings.redis_prefix}socketio")
@@ -72,7 +85,7 @@ def build_sio(settings: Settings) -> socketio.AsyncServer:
     return socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=manager,
-        cors_allowed_origins=[settings.public_base_url.rstrip("/")],
+        cors_allowed_origins=origin_check(settings),
         max_http_buffer_size=settings.max_body_bytes,
         logger=False,
         engineio_logger=False,

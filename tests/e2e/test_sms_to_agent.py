@@ -103,3 +103,19 @@ async def test_a_connection_without_a_valid_token_is_refused(
         console = AgentClient()
         with pytest.raises(socketio.exceptions.ConnectionError):
             await console.connect(str(client.make_url("/")), token)
+
+
+async def test_a_socket_from_a_foreign_origin_is_refused(
+    aiohttp_client: Any, make_settings: Callable[..., Any]
+) -> None:
+    import socketio
+
+    client = await aiohttp_client(create_app(make_settings()))
+    await add_agent(hub_of(client), "alice")
+    token = await login(client, "alice")
+    sio = socketio.AsyncClient(reconnection=False)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await sio.connect(
+            str(client.make_url("/")), namespaces=["/agent"], auth={"token": token},
+            headers={"Origin": "https://evil.example"}, transports=["websocket"], wait_timeout=5,
+        )

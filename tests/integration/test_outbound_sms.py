@@ -1,0 +1,140 @@
+"""Agent replies over SMS: sent once, retried on temporary errors, failed on permanent ones, and
+delivery status callbacks move the message forward (never back)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from hub.actions.handle_offer import accept_offer
+from hub.actions.route_interactions import route_interactions
+from hub.actions.send_reply import send_reply
+from hub.app import create_app
+from hub.context import Hub
+from hub.models import Message, OutboxEntry
+from hub.relays import relay_sends
+from tests.conftest import TEST_AUTH_TOKEN, TEST_PUBLIC_URL
+from tests.support.clock import ManualClock
+from tests.support.fake_twilio import FakeTwilio, start_fake_twilio
+from tests.support.hubs import add_agent, hub_of, post_sms
+from tests.support.twilio_signing import twilio_signature
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+async def twilio() -> AsyncIterator[FakeTwilio]:
+    async with start_fake_twilio() as fake:
+        yield fake
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: Any, make_settings: Callable[..., Any], db_url: str, twilio: FakeTwilio,
+    clock: ManualClock,
+) -> Any:
+    settings = make_settings(database_url=db_url, twilio={"api_base_url": twilio.base_url})
+    return await aiohttp_client(create_app(settings, clock=clock))
+
+
+async def assigned_reply(client: Any, body: str = "On its way") -> tuple[Hub, Message]:
+    hub = hub_of(client)
+    agent = await add_agent(hub, "alice", available=True)
+    await post_sms(client, "SMin", "+14155550123", "where is my parcel?")
+    await route_interactions(hub)
+    async with hub.store.session() as session:
+        from sqlmodel import select
+
+        from hub.models import Interaction
+
+        it = (await session.exec(select(Interaction))).one()
+    await accept_offer(hub, agent.id, it.id)
+    return hub, await send_reply(hub, agent.id, it.id, body)
+
+
+async def stored(hub: Hub, message_id: str) -> Message:
+    async with hub.store.session() as session:
+        m = await session.get(Message, message_id)
+    assert m is not None
+    return m
+
+
+async def test_a_reply_is_sent_once(client: Any, twilio: FakeTwilio) -> None:
+    hub, message = await assigned_reply(client)
+    assert await relay_sends(hub) == 1
+    assert await relay_sends(hub) == 0
+    assert len(twilio.messages()) == 1
+    sent = await stored(hub, message.id)
+    assert sent.status == "sent" and (sent.provider_ref or "").startswith("SM")
+
+
+async def test_a_temporary_failure_is_retried_later(
+    client: Any, twilio: FakeTwilio, clock: ManualClock
+) -> None:
+    hub, message = await assigned_reply(client)
+    twilio.fail_next(1, status=503, code=20503, message="Service Unavailable")
+    await relay_sends(hub)
+    assert (await stored(hub, message.id)).status == "queued"
+    assert await relay_sends(hub) == 0  # not due yet: backoff
+    clock.advance(3)
+    await relay_sends(hub)
+    assert (await stored(hub, message.id)).status == "sent"
+    assert len(twilio.messages()) == 2
+
+
+async def test_a_permanent_failure_fails_the_message_at_once(
+    client: Any, twilio: FakeTwilio, clock: ManualClock
+) -> None:
+    hub, message = await assigned_reply(client)
+    twilio.fail_next(1, status=400, code=21211, message="The 'To' number is not a valid phone number.")
+    await relay_sends(hub)
+    failed = await stored(hub, message.id)
+    assert failed.status == "failed" and "21211" in failed.error
+    clock.advance(3600)
+    assert await relay_sends(hub) == 0
+    async with hub.store.session() as session:
+        from sqlmodel import select
+
+        rows = (await session.exec(select(OutboxEntry).where(OutboxEntry.kind == "send"))).all()
+        assert rows and all(o.done for o in rows)
+
+
+async def post_status(client: Any, sid: str, status: str) -> int:
+    form = {"MessageSid": sid, "MessageStatus": status, "AccountSid": "AC" + "0" * 32}
+    path = "/webhooks/twilio/sms/status"
+    sig = twilio_signature(TEST_AUTH_TOKEN, TEST_PUBLIC_URL + path, form)
+    resp = await client.post(path, data=form, headers={"X-Twilio-Signature": sig})
+    return int(resp.status)
+
+
+async def test_status_callbacks_move_the_message_forward_only(client: Any) -> None:
+    hub, message = await assigned_reply(client)
+    await relay_sends(hub)
+    sid = (await stored(hub, message.id)).provider_ref or ""
+    assert await post_status(client, sid, "delivered") == 200
+    assert (await stored(hub, message.id)).status == "delivered"
+    assert await post_status(client, sid, "sent") == 200  # late, out of order
+    assert (await stored(hub, message.id)).status == "delivered"
+    assert await post_status(client, "SMunknown", "delivered") == 200
+    assert await post_status(client, sid, "exploded") == 422
+
+
+async def test_a_reply_to_an_interaction_not_yours_is_refused(client: Any) -> None:
+    from hub.errors import Conflict, Invalid
+
+    hub, message = await assigned_reply(client)
+    bob = await add_agent(hub, "bob")
+    with pytest.raises(Conflict):
+        await send_reply(hub, bob.id, message.interaction_id, "hi")
+    alice_id = message.author_agent_id or ""
+    with pytest.raises(Invalid):
+        await send_reply(hub, alice_id, message.interaction_id, "   ")
+    with pytest.raises(Invalid):
+        await send_reply(hub, alice_id, message.interaction_id, "x" * 10_001)
