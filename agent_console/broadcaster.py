@@ -85,21 +85,26 @@ class Broadcaster:
                 await self.to_agent(
                     event.agent_id,
                     "offer.revoked",
-                    {"offer_id": event.offer_id, "interaction_id": event.interaction_id,
-                     "reason": event.reason},
+                    {
+                        "offer_id": event.offer_id,
+                        "interaction_id": event.interaction_id,
+                        "reason": event.reason,
+                    },
                 )
             elif isinstance(event, InteractionAssigned):
                 it = await session.get(Interaction, event.interaction_id)
                 if it is not None:
-                    await self.to_agent(event.agent_id, "interaction.assigned",
-                                        await work_item(session, it))
+                    await self.to_agent(
+                        event.agent_id, "interaction.assigned", await work_item(session, it)
+                    )
             elif isinstance(event, MessageCreated | MessageStatusChanged):
                 await self._message(session, event)
             elif isinstance(event, InteractionUpdated):
                 it = await session.get(Interaction, event.interaction_id)
                 if it is not None:
-                    await self.to_agent(event.agent_id or holder(it), "interaction.updated",
-                                        interaction_dict(it))
+                    await self.to_agent(
+                        event.agent_id or holder(it), "interaction.updated", interaction_dict(it)
+                    )
             elif isinstance(event, AgentStatusChanged):
                 agent = await session.get(Agent, event.agent_id)
                 if agent is not None:

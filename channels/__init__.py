@@ -1,1 +1,1 @@
-"""Channel adapters: verify and normalize inbound contacts, send outbound messages. No routing here."""
+"""Channel adapters: verify and normalize inbound contacts, send replies. No routing."""

@@ -56,9 +56,7 @@ async def close_twilio_client(client: Client) -> None:
 def _send_error(exc: Exception) -> SendError:
     if isinstance(exc, TwilioRestException):
         code = str(exc.code) if exc.code is not None else None
-        permanent = (exc.code in PERMANENT_CODES) or (
-            400 <= exc.status < 500 and exc.status != 429
-        )
+        permanent = (exc.code in PERMANENT_CODES) or (400 <= exc.status < 500 and exc.status != 429)
         return SendError(f"Twilio {exc.status}: {exc.msg}", permanent=permanent, code=code)
     return SendError(f"Twilio unreachable: {type(exc).__name__}", permanent=False)
 

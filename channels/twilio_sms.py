@@ -12,10 +12,22 @@ from channels.twilio_client import send_sms
 
 EMPTY_TWIML = str(MessagingResponse())
 MAX_MEDIA = 10
-STATUSES = frozenset({
-    "queued", "sending", "sent", "delivered", "undelivered", "failed", "read", "receiving",
-    "received", "accepted", "scheduled", "canceled",
-})
+STATUSES = frozenset(
+    {
+        "queued",
+        "sending",
+        "sent",
+        "delivered",
+        "undelivered",
+        "failed",
+        "read",
+        "receiving",
+        "received",
+        "accepted",
+        "scheduled",
+        "canceled",
+    }
+)
 
 
 def parse_sms_webhook(form: Mapping[str, str], *, max_body_chars: int) -> InboundContact:

@@ -51,7 +51,11 @@ async def _create_agent(settings: Settings, args: argparse.Namespace) -> None:
     await hub.store.migrate()
     try:
         agent = await create_agent(
-            hub, args.username, password, role=args.role, display_name=args.name or "",
+            hub,
+            args.username,
+            password,
+            role=args.role,
+            display_name=args.name or "",
             queues=args.queues.split(",") if args.queues else None,
         )
     finally:

@@ -92,7 +92,9 @@ def build_sio(settings: Settings) -> socketio.AsyncServer:
     )
 
 
-def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> web.Application:
+def create_app(
+    settings: Settings, *, clock: Callable[[], datetime] | None = None
+) -> web.Application:
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=settings.max_body_bytes)
     hub = build_hub(settings, clock)
     sio = build_sio(settings)

@@ -43,6 +43,8 @@ class EventBus(Protocol):
 
     async def ack(self, group: str, ids: Sequence[str]) -> None: ...
 
+    async def close(self) -> None: ...
+
 
 class InMemoryBus:
     """The embedded default: one process, a log per group, pending entries reclaimed after idle."""
@@ -83,7 +85,9 @@ class InMemoryBus:
                 return out
             state.wake.clear()
             try:
-                await asyncio.wait_for(state.wake.wait(), timeout=min(remaining, self.claim_after_s))
+                await asyncio.wait_for(
+                    state.wake.wait(), timeout=min(remaining, self.claim_after_s)
+                )
             except TimeoutError:
                 continue
 
@@ -153,7 +157,11 @@ class RedisBus:
     ) -> list[Delivery]:
         await self.ensure_group(group)
         claimed = await self.redis.xautoclaim(
-            self.stream, group, consumer, min_idle_time=self.claim_after_ms, start_id="0-0",
+            self.stream,
+            group,
+            consumer,
+            min_idle_time=self.claim_after_ms,
+            start_id="0-0",
             count=count,
         )
         entries = list(claimed[1]) if claimed else []

@@ -91,6 +91,6 @@ class Hub:
         if not ids:
             return
         async with self.store.transaction() as session:
-            await session.exec(  # type: ignore[call-overload]
+            await session.exec(
                 sa.update(OutboxEntry).where(OutboxEntry.id.in_(ids)).values(done=True)  # type: ignore[attr-defined]
             )

@@ -50,7 +50,7 @@ async def follow_merges(session: AsyncSession, customer: Customer) -> Customer:
 async def resolve_customer(
     session: AsyncSession, kind: str, value: str, *, name: str = "", confidence: str = "known"
 ) -> tuple[Customer, bool]:
-    """The customer owning identity (kind, value), created when unknown. Returns (customer, created).
+    """The customer owning identity (kind, value), created when unknown: (customer, created).
 
     Only an exact normalized identity matches: a name alone never joins two customers.
     """

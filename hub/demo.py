@@ -20,12 +20,12 @@ class DemoLogin:
     role: str
 
 
-AGENTS = (
+AGENTS: tuple[tuple[str, str, str, list[str], dict[str, int]], ...] = (
     ("alice", "Alice Agent", "agent", ["support", "sales", "vip"], {"sales": 5, "vip": 3}),
     ("bob", "Bob Agent", "agent", ["support"], {}),
     ("sam", "Sam Supervisor", "supervisor", ["support"], {}),
 )
-CUSTOMERS = (
+CUSTOMERS: tuple[tuple[str, str, float, str, str, list[str]], ...] = (
     ("Vera Important", "vip", 182_000.0, "+14155550101", "vera@example.com", ["key account"]),
     ("Eddie Enterprise", "enterprise", 64_000.0, "+14155550102", "eddie@corp.example", []),
     ("Hannah Household", "household", 2_400.0, "+14155550103", "hannah@example.org", []),
@@ -42,8 +42,14 @@ async def seed_demo(hub: Hub) -> list[DemoLogin]:
         for username, name, role, queues, skills in AGENTS:
             password = secrets.token_urlsafe(9)
             session.add(
-                Agent(username=username, display_name=name, role=role, queues=queues,
-                      skills=skills, password_hash=hash_password(password))
+                Agent(
+                    username=username,
+                    display_name=name,
+                    role=role,
+                    queues=queues,
+                    skills=skills,
+                    password_hash=hash_password(password),
+                )
             )
             logins.append(DemoLogin(username, password, role))
         now = hub.now()
@@ -52,17 +58,36 @@ async def seed_demo(hub: Hub) -> list[DemoLogin]:
             session.add(customer)
             session.add(CustomerIdentity(customer_id=customer.id, kind="phone", value=phone))
             session.add(CustomerIdentity(customer_id=customer.id, kind="email", value=email))
-            session.add(Order(customer_id=customer.id, external_ref=f"ORD-{1000 + i}",
-                              amount=value / 10, product="Annual plan",
-                              ordered_at=now - timedelta(days=30 * (i + 1))))
-            past = Interaction(customer_id=customer.id, channel="email", state="closed",
-                               subject="Question about my invoice", customer_address=email,
-                               disposition="resolved", created_at=now - timedelta(days=7 + i),
-                               enqueued_at=now - timedelta(days=7 + i),
-                               closed_at=now - timedelta(days=7 + i))
+            session.add(
+                Order(
+                    customer_id=customer.id,
+                    external_ref=f"ORD-{1000 + i}",
+                    amount=value / 10,
+                    product="Annual plan",
+                    ordered_at=now - timedelta(days=30 * (i + 1)),
+                )
+            )
+            past = Interaction(
+                customer_id=customer.id,
+                channel="email",
+                state="closed",
+                subject="Question about my invoice",
+                customer_address=email,
+                disposition="resolved",
+                created_at=now - timedelta(days=7 + i),
+                enqueued_at=now - timedelta(days=7 + i),
+                closed_at=now - timedelta(days=7 + i),
+            )
             session.add(past)
-            session.add(Message(interaction_id=past.id, channel="email", direction="in",
-                                sender=email, subject=past.subject,
-                                body="Hello, could you explain the second line of my invoice?",
-                                created_at=past.created_at))
+            session.add(
+                Message(
+                    interaction_id=past.id,
+                    channel="email",
+                    direction="in",
+                    sender=email,
+                    subject=past.subject,
+                    body="Hello, could you explain the second line of my invoice?",
+                    created_at=past.created_at,
+                )
+            )
     return logins

@@ -10,30 +10,40 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.webhooks = Counter(
-            "crmhub_webhooks_total", "Provider webhooks by channel and outcome",
-            ["channel", "outcome"], registry=r,
-        )
-        self.interactions = Counter(
-            "crmhub_interactions_received_total", "New interactions by channel", ["channel"],
+            "crmhub_webhooks_total",
+            "Provider webhooks by channel and outcome",
+            ["channel", "outcome"],
             registry=r,
         )
-        self.offers = Counter(
-            "crmhub_offers_total", "Offers by outcome", ["outcome"], registry=r
+        self.interactions = Counter(
+            "crmhub_interactions_received_total",
+            "New interactions by channel",
+            ["channel"],
+            registry=r,
         )
+        self.offers = Counter("crmhub_offers_total", "Offers by outcome", ["outcome"], registry=r)
         self.routing_pass = Histogram(
-            "crmhub_routing_pass_seconds", "Duration of one routing pass", registry=r,
+            "crmhub_routing_pass_seconds",
+            "Duration of one routing pass",
+            registry=r,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
         )
         self.sends = Counter(
-            "crmhub_outbound_total", "Outbound sends by channel and outcome",
-            ["channel", "outcome"], registry=r,
+            "crmhub_outbound_total",
+            "Outbound sends by channel and outcome",
+            ["channel", "outcome"],
+            registry=r,
         )
         self.queued = Gauge("crmhub_queued_interactions", "Interactions waiting", registry=r)
         self.sockets = Gauge(
-            "crmhub_socket_connections", "Socket.IO connections by namespace", ["namespace"],
+            "crmhub_socket_connections",
+            "Socket.IO connections by namespace",
+            ["namespace"],
             registry=r,
         )
         self.http = Histogram(
-            "crmhub_http_request_seconds", "HTTP request duration", ["route", "status"],
+            "crmhub_http_request_seconds",
+            "HTTP request duration",
+            ["route", "status"],
             registry=r,
         )

@@ -1,4 +1,4 @@
-"""SQLModel tables: the single source of truth (Redis only ever holds derived or transient state)."""
+"""SQLModel tables: the source of truth (Redis only holds derived or transient state)."""
 
 from __future__ import annotations
 
@@ -126,7 +126,9 @@ class Agent(SQLModel, table=True):
 
 class AuthToken(SQLModel, table=True):
     __tablename__ = "auth_tokens"
-    token_hash: str = Field(primary_key=True, max_length=64)  # sha256; the token itself is never stored
+    token_hash: str = Field(
+        primary_key=True, max_length=64
+    )  # sha256; the token itself is never stored
     agent_id: str = Field(foreign_key="agents.id", index=True, max_length=32)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     revoked: bool = False
@@ -184,7 +186,9 @@ class Message(SQLModel, table=True):
     author_agent_id: str | None = Field(default=None, max_length=32)
     subject: str = Field(default="", max_length=500)
     body: str = Field(default="", sa_type=sa.Text)
-    status: str = Field(default="received", max_length=16)  # received | queued | sent | delivered | failed
+    status: str = Field(
+        default="received", max_length=16
+    )  # received | queued | sent | delivered | failed
     error: str = Field(default="", max_length=500)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     meta: dict[str, Any] = _json({})
@@ -197,7 +201,9 @@ class Offer(SQLModel, table=True):
     agent_id: str = Field(foreign_key="agents.id", index=True, max_length=32)
     offered_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
-    outcome: str = Field(default="pending", max_length=16)  # pending|accepted|rejected|timeout|revoked
+    outcome: str = Field(
+        default="pending", max_length=16
+    )  # pending|accepted|rejected|timeout|revoked
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     priority_explain: str = Field(default="", max_length=500)
 

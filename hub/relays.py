@@ -68,7 +68,7 @@ async def _claim_sends(hub: Hub) -> list[OutboxEntry]:
     for row in due:
         async with hub.store.transaction() as session:
             # Compare-and-set on next_attempt_at: with several hub processes one claim wins.
-            result = await session.exec(  # type: ignore[call-overload]
+            result = await session.exec(
                 sa.update(OutboxEntry)
                 .where(
                     col(OutboxEntry.id) == row.id,

@@ -19,8 +19,13 @@ log = logging.getLogger(__name__)
 
 ROUTING_GROUP = "routing"
 TICKER_LEASE = "routing-ticker"
-TRIGGERS = (InteractionReceived, InteractionQueued, OfferRevoked, AgentStatusChanged,
-            InteractionUpdated)
+TRIGGERS = (
+    InteractionReceived,
+    InteractionQueued,
+    OfferRevoked,
+    AgentStatusChanged,
+    InteractionUpdated,
+)
 
 
 async def on_events(hub: Hub, events: list[Event]) -> None:
@@ -33,7 +38,6 @@ async def tick(hub: Hub, kicked: bool) -> int:
     """One pass. Only the node holding the ticker lease runs timed passes (offer timeouts, aging);
     kicked passes run anywhere. Correctness never depends on the lease, only on the fence."""
     ttl = max(hub.settings.routing.tick_s * 5, 5.0)
-    if not await hub.routing_state.acquire(TICKER_LEASE, hub.node_id, ttl):
-        if not kicked:
-            return 0
+    if not kicked and not await hub.routing_state.acquire(TICKER_LEASE, hub.node_id, ttl):
+        return 0
     return await route_interactions(hub)

@@ -72,7 +72,7 @@ async def agent_loads(session: AsyncSession) -> dict[str, dict[str, int]]:
         else_=col(Interaction.assigned_agent_id),
     )
     rows = await session.exec(
-        select(holder, Interaction.channel, sa.func.count())  # type: ignore[call-overload]
+        select(holder, Interaction.channel, sa.func.count())
         .where(col(Interaction.state).in_(("offered", "assigned")))
         .group_by(holder, Interaction.channel)
     )

@@ -26,7 +26,12 @@ class TwilioSettings(BaseModel):
 
 
 class WeightSettings(BaseModel):
-    tier: dict[str, float] = {"vip": 500.0, "enterprise": 300.0, "household": 100.0, "standard": 0.0}
+    tier: dict[str, float] = {
+        "vip": 500.0,
+        "enterprise": 300.0,
+        "household": 100.0,
+        "standard": 0.0,
+    }
     value_per_1000: float = 10.0
     value_cap: float = 200.0
     wait_per_second: float = 1.0

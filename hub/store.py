@@ -1,4 +1,4 @@
-"""Database engine, sessions and migrations (SQLite via aiosqlite by default, PostgreSQL via asyncpg)."""
+"""Engine, sessions and migrations (SQLite via aiosqlite by default, PostgreSQL via asyncpg)."""
 
 from __future__ import annotations
 

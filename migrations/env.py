@@ -8,7 +8,7 @@ import hub.models  # noqa: F401  (registers the tables)
 target_metadata = SQLModel.metadata
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("run migrations through `python -m hub migrate` (it supplies the connection)")
+    raise RuntimeError("run migrations with `python -m hub migrate` (it supplies the connection)")
 context.configure(
     connection=connection,
     target_metadata=target_metadata,

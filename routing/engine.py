@@ -29,8 +29,7 @@ def decide(snapshot: RoutingSnapshot, now: float) -> list[Decision]:
         if queue is None:
             continue
         candidates = [
-            a for a in snapshot.agents
-            if eligible(a, interaction, queue, load[a.id], config, now)
+            a for a in snapshot.agents if eligible(a, interaction, queue, load[a.id], config, now)
         ]
         if not candidates:
             continue
@@ -40,9 +39,7 @@ def decide(snapshot: RoutingSnapshot, now: float) -> list[Decision]:
     return decisions
 
 
-def ranked_waiting(
-    snapshot: RoutingSnapshot, now: float
-) -> list[tuple[Priority, InteractionView]]:
+def ranked_waiting(snapshot: RoutingSnapshot, now: float) -> list[tuple[Priority, InteractionView]]:
     """Interactions not held by an offer, best first (ties: longest waiting, then id)."""
     weights = snapshot.config.weights
     scored = [
@@ -56,7 +53,8 @@ def ranked_waiting(
 
 def overflowed(queue: QueueView, interaction: InteractionView, now: float) -> bool:
     return (
-        queue.overflow_after_s is not None and now - interaction.enqueued_at >= queue.overflow_after_s
+        queue.overflow_after_s is not None
+        and now - interaction.enqueued_at >= queue.overflow_after_s
     )
 
 
@@ -121,7 +119,7 @@ def choose(
     return min(candidates, key=lambda a: strategy_key(a, queue, load[a.id])), reason
 
 
-def strategy_key(agent: AgentView, queue: QueueView, load: Mapping[str, int]) -> tuple:  # type: ignore[type-arg]
+def strategy_key(agent: AgentView, queue: QueueView, load: Mapping[str, int]) -> tuple:
     if queue.strategy == "least_occupied":
         used = sum(load.values()) / max(1, sum(agent.capacity.values()))
         return (used, agent.idle_since, agent.id)

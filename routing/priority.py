@@ -12,11 +12,17 @@ def priority(
 ) -> Priority:
     waited = max(0.0, now - interaction.enqueued_at)
     parts = [
-        ScorePart(TIER_LABELS.get(interaction.tier, interaction.tier.title()),
-                  weights.tier.get(interaction.tier, 0.0)),
-        ScorePart(f"value {interaction.lifetime_value / 1000:.0f}k",
-                  min(weights.value_cap,
-                      weights.value_per_1000 * max(0.0, interaction.lifetime_value) / 1000)),
+        ScorePart(
+            TIER_LABELS.get(interaction.tier, interaction.tier.title()),
+            weights.tier.get(interaction.tier, 0.0),
+        ),
+        ScorePart(
+            f"value {interaction.lifetime_value / 1000:.0f}k",
+            min(
+                weights.value_cap,
+                weights.value_per_1000 * max(0.0, interaction.lifetime_value) / 1000,
+            ),
+        ),
         ScorePart(interaction.channel, weights.channel.get(interaction.channel, 0.0)),
         ScorePart(f"waited {waited:.0f} s", weights.wait_per_second * waited),
     ]

@@ -1,4 +1,4 @@
-"""Frozen value types the routing engine reads and returns (the hub builds them from the database)."""
+"""Frozen value types the routing engine reads and returns (the hub builds them from the DB)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,12 @@ class Weights:
     """Score weights; defaults are documented in docs/routing.md and overridable in config."""
 
     tier: Mapping[str, float] = field(
-        default_factory=lambda: {"vip": 500.0, "enterprise": 300.0, "household": 100.0, "standard": 0.0}
+        default_factory=lambda: {
+            "vip": 500.0,
+            "enterprise": 300.0,
+            "household": 100.0,
+            "standard": 0.0,
+        }
     )
     value_per_1000: float = 10.0  # points per 1,000 of lifetime value ...
     value_cap: float = 200.0  # ... capped, so value never dwarfs waiting

@@ -48,8 +48,12 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
     """Settings for a test hub: temp SQLite, in-process bus, no background loops unless asked."""
 
     def make(**overrides: Any) -> Settings:
-        twilio = {"account_sid": "AC" + "0" * 32, "auth_token": TEST_AUTH_TOKEN,
-                  "from_number": "+15550001111", "api_base_url": "http://127.0.0.1:9"}
+        twilio = {
+            "account_sid": "AC" + "0" * 32,
+            "auth_token": TEST_AUTH_TOKEN,
+            "from_number": "+15550001111",
+            "api_base_url": "http://127.0.0.1:9",
+        }
         twilio.update(overrides.pop("twilio", {}))
         values: dict[str, Any] = {
             "database_url": f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}",

@@ -16,7 +16,7 @@ async def accept_offer(hub: Hub, agent_id: str, interaction_id: str) -> Interact
     now = hub.now()
     async with hub.transaction() as tx:
         # One UPDATE decides: a concurrent timeout or a second accept finds 0 rows.
-        result = await tx.session.exec(  # type: ignore[call-overload]
+        result = await tx.session.exec(
             sa.update(Interaction)
             .where(
                 col(Interaction.id) == interaction_id,

@@ -38,10 +38,10 @@ async def route_interactions(hub: Hub) -> int:
 
 
 async def _fence(tx: Tx) -> None:
-    result = await tx.session.exec(  # type: ignore[call-overload]
-        sa.update(RoutingFence).where(col(RoutingFence.id) == 1).values(
-            token=col(RoutingFence.token) + 1
-        )
+    result = await tx.session.exec(
+        sa.update(RoutingFence)
+        .where(col(RoutingFence.id) == 1)
+        .values(token=col(RoutingFence.token) + 1)
     )
     if result.rowcount == 0:  # the migration seeds the row; only a hand-deleted row gets here
         raise RuntimeError("routing_fence row is missing; run `python -m hub migrate`")
@@ -80,7 +80,7 @@ async def requeue(
     already re-offered elsewhere) changes nothing and gets False.
     """
     offer_id = interaction.offer_id or ""
-    result = await tx.session.exec(  # type: ignore[call-overload]
+    result = await tx.session.exec(
         sa.update(Interaction)
         .where(
             col(Interaction.id) == interaction.id,

@@ -43,6 +43,8 @@ async def send_reply(
         tx.session.add(
             OutboxEntry(kind="send", payload={"message_id": message.id}, next_attempt_at=now)
         )
-        tx.emit(MessageCreated(message_id=message.id, interaction_id=interaction.id, direction="out"))
+        tx.emit(
+            MessageCreated(message_id=message.id, interaction_id=interaction.id, direction="out")
+        )
     hub.kick("sender")
     return message

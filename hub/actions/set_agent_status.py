@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from sqlmodel import select
+
 from hub.actions.route_interactions import requeue
 from hub.context import Hub
 from hub.errors import Invalid, NotFound
 from hub.events import AgentStatusChanged
 from hub.models import Agent, Interaction
-from sqlmodel import select
 
 STATUSES = ("available", "away", "offline")
 

@@ -32,7 +32,7 @@ async def transfer_interaction(
             raise Invalid(f"no queue {target_queue!r}")
         if to_agent_id and await tx.session.get(Agent, to_agent_id) is None:
             raise Invalid("no such agent")
-        result = await tx.session.exec(  # type: ignore[call-overload]
+        result = await tx.session.exec(
             sa.update(Interaction)
             .where(
                 col(Interaction.id) == interaction_id,
@@ -51,7 +51,12 @@ async def transfer_interaction(
         if result.rowcount != 1:
             raise Conflict("this interaction is not assigned to you", interaction_id=interaction_id)
         await tx.session.refresh(interaction)
-        tx.emit(InteractionUpdated(interaction_id=interaction_id, state="queued", agent_id=agent_id))
-        tx.emit(InteractionQueued(interaction_id=interaction_id, queue_id=target_queue,
-                                  reason="transfer"))
+        tx.emit(
+            InteractionUpdated(interaction_id=interaction_id, state="queued", agent_id=agent_id)
+        )
+        tx.emit(
+            InteractionQueued(
+                interaction_id=interaction_id, queue_id=target_queue, reason="transfer"
+            )
+        )
     return interaction

@@ -1,4 +1,4 @@
-"""A provider reports what happened to an outbound message (queued -> sent -> delivered / failed)."""
+"""A provider reports what became of an outbound message (queued -> sent -> delivered)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,17 @@ from hub.events import MessageStatusChanged
 from hub.models import Message
 
 # Providers may report out of order; a status never moves back to an earlier one.
-RANK = {"queued": 0, "accepted": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4,
-        "undelivered": 3, "failed": 3, "canceled": 3}
+RANK = {
+    "queued": 0,
+    "accepted": 0,
+    "sending": 1,
+    "sent": 2,
+    "delivered": 3,
+    "read": 4,
+    "undelivered": 3,
+    "failed": 3,
+    "canceled": 3,
+}
 
 
 async def update_message_status(

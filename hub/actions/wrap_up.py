@@ -26,7 +26,7 @@ async def wrap_up(
     disposition, note = check_wrap_up(disposition, note)
     now = hub.now()
     async with hub.transaction() as tx:
-        result = await tx.session.exec(  # type: ignore[call-overload]
+        result = await tx.session.exec(
             sa.update(Interaction)
             .where(
                 col(Interaction.id) == interaction_id,
@@ -42,4 +42,6 @@ async def wrap_up(
             agent.idle_since = now
             agent.wrapup_until = now + timedelta(seconds=hub.settings.routing.wrapup_s)
             tx.session.add(agent)
-        tx.emit(InteractionUpdated(interaction_id=interaction_id, state="closed", agent_id=agent_id))
+        tx.emit(
+            InteractionUpdated(interaction_id=interaction_id, state="closed", agent_id=agent_id)
+        )

@@ -12,12 +12,18 @@ from hub.auth import revoke_token
 async def login(request: web.Request) -> web.Response:
     data = await json_body(request)
     result = await log_in(
-        hub_of(request), data.get("username"), data.get("password"),
+        hub_of(request),
+        data.get("username"),
+        data.get("password"),
         client=client_address(request),
     )
     return web.json_response(
-        {"token": result.token, "role": result.role, "agent_id": result.agent_id,
-         "display_name": result.display_name}
+        {
+            "token": result.token,
+            "role": result.role,
+            "agent_id": result.agent_id,
+            "display_name": result.display_name,
+        }
     )
 
 

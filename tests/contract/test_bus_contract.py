@@ -24,7 +24,10 @@ async def bus_pair(request: pytest.FixtureRequest) -> AsyncIterator[tuple[EventB
     url = request.getfixturevalue("redis_url")
     a, b = aioredis.from_url(url), aioredis.from_url(url)
     stream = f"{prefix}events"
-    yield RedisBus(a, stream=stream, claim_after_s=0.2), RedisBus(b, stream=stream, claim_after_s=0.2)
+    yield (
+        RedisBus(a, stream=stream, claim_after_s=0.2),
+        RedisBus(b, stream=stream, claim_after_s=0.2),
+    )
     await a.aclose()
     await b.aclose()
 

@@ -31,8 +31,14 @@ async def browser() -> AsyncIterator[Any]:
     async with async_playwright() as p:
         b = await p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         yield b
         await b.close()
@@ -44,12 +50,18 @@ async def seed(client: Any) -> None:
         vera = Customer(name=HOSTILE_NAME, tier="vip", lifetime_value=182_000)
         session.add(vera)
         session.add(CustomerIdentity(customer_id=vera.id, kind="phone", value="+14155550101"))
-        past = Interaction(customer_id=vera.id, channel="email", state="closed",
-                           subject="Invoice question", disposition="resolved",
-                           created_at=hub.now() - timedelta(days=3))
+        past = Interaction(
+            customer_id=vera.id,
+            channel="email",
+            state="closed",
+            subject="Invoice question",
+            disposition="resolved",
+            created_at=hub.now() - timedelta(days=3),
+        )
         session.add(past)
-        session.add(Message(interaction_id=past.id, channel="email", direction="in",
-                            body="old mail"))
+        session.add(
+            Message(interaction_id=past.id, channel="email", direction="in", body="old mail")
+        )
     await add_agent(hub, "alice")
 
 
@@ -57,8 +69,9 @@ async def test_agent_works_an_sms_in_the_browser(
     aiohttp_client: Any, make_settings: Callable[..., Any], browser: Any
 ) -> None:
     async with start_fake_twilio() as twilio:
-        settings = make_settings(run_background=True, twilio={"api_base_url": twilio.base_url},
-                                 routing={"tick_s": 0.2})
+        settings = make_settings(
+            run_background=True, twilio={"api_base_url": twilio.base_url}, routing={"tick_s": 0.2}
+        )
         client = await aiohttp_client(create_app(settings))
         await seed(client)
         page = await browser.new_page()

@@ -116,6 +116,10 @@ async def test_a_socket_from_a_foreign_origin_is_refused(
     sio = socketio.AsyncClient(reconnection=False)
     with pytest.raises(socketio.exceptions.ConnectionError):
         await sio.connect(
-            str(client.make_url("/")), namespaces=["/agent"], auth={"token": token},
-            headers={"Origin": "https://evil.example"}, transports=["websocket"], wait_timeout=5,
+            str(client.make_url("/")),
+            namespaces=["/agent"],
+            auth={"token": token},
+            headers={"Origin": "https://evil.example"},
+            transports=["websocket"],
+            wait_timeout=5,
         )

@@ -26,7 +26,9 @@ async def client(aiohttp_client: Any, make_settings: Callable[..., Any], clock: 
 
 
 async def test_login_returns_a_token_and_role(client: Any) -> None:
-    resp = await client.post("/api/auth/login", json={"username": "Alice", "password": "correct horse battery"})
+    resp = await client.post(
+        "/api/auth/login", json={"username": "Alice", "password": "correct horse battery"}
+    )
     assert resp.status == 200
     data = await resp.json()
     assert data["role"] == "agent" and len(data["token"]) >= 40
@@ -50,13 +52,17 @@ async def test_bad_logins_get_clear_errors(client: Any, body: Any, status: int) 
 
 
 async def test_a_non_json_login_is_422(client: Any) -> None:
-    resp = await client.post("/api/auth/login", data=b"{nope", headers={"Content-Type": "application/json"})
+    resp = await client.post(
+        "/api/auth/login", data=b"{nope", headers={"Content-Type": "application/json"}
+    )
     assert resp.status == 422
 
 
 async def test_password_guessing_is_rate_limited(client: Any) -> None:
     statuses = [
-        (await client.post("/api/auth/login", json={"username": "alice", "password": f"x{n}"})).status
+        (
+            await client.post("/api/auth/login", json={"username": "alice", "password": f"x{n}"})
+        ).status
         for n in range(12)
     ]
     assert statuses[:10] == [401] * 10 and statuses[-1] == 429

@@ -37,7 +37,10 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 async def client(
-    aiohttp_client: Any, make_settings: Callable[..., Any], db_url: str, twilio: FakeTwilio,
+    aiohttp_client: Any,
+    make_settings: Callable[..., Any],
+    db_url: str,
+    twilio: FakeTwilio,
     clock: ManualClock,
 ) -> Any:
     settings = make_settings(database_url=db_url, twilio={"api_base_url": twilio.base_url})
@@ -93,7 +96,9 @@ async def test_a_permanent_failure_fails_the_message_at_once(
     client: Any, twilio: FakeTwilio, clock: ManualClock
 ) -> None:
     hub, message = await assigned_reply(client)
-    twilio.fail_next(1, status=400, code=21211, message="The 'To' number is not a valid phone number.")
+    twilio.fail_next(
+        1, status=400, code=21211, message="The 'To' number is not a valid phone number."
+    )
     await relay_sends(hub)
     failed = await stored(hub, message.id)
     assert failed.status == "failed" and "21211" in failed.error

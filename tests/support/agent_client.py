@@ -8,8 +8,15 @@ from typing import Any
 import socketio
 
 AGENT_EVENTS = (
-    "state", "status", "offer", "offer.revoked", "interaction.assigned", "interaction.updated",
-    "message.created", "message.status", "customer.updated",
+    "state",
+    "status",
+    "offer",
+    "offer.revoked",
+    "interaction.assigned",
+    "interaction.updated",
+    "message.created",
+    "message.status",
+    "customer.updated",
 )
 
 
@@ -28,8 +35,11 @@ class AgentClient:
 
     async def connect(self, base_url: str, token: str | None) -> None:
         await self.sio.connect(
-            base_url, namespaces=["/agent"], auth={"token": token} if token else None,
-            transports=["websocket"], wait_timeout=5,
+            base_url,
+            namespaces=["/agent"],
+            auth={"token": token} if token else None,
+            transports=["websocket"],
+            wait_timeout=5,
         )
 
     async def call(self, event: str, data: Any) -> dict[str, Any]:

@@ -41,8 +41,13 @@ class FakeTwilio:
     base_url: str = ""
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
-    def fail_next(self, count: int, status: int = 500, code: int = 20500,
-                  message: str = "Internal Server Error") -> None:
+    def fail_next(
+        self,
+        count: int,
+        status: int = 500,
+        code: int = 20500,
+        message: str = "Internal Server Error",
+    ) -> None:
         self.failures.extend(Failure(status, code, message) for _ in range(count))
 
     def messages(self) -> list[Recorded]:
@@ -73,8 +78,12 @@ class FakeTwilio:
 
     def _error(self, status: int, code: int, message: str) -> web.Response:
         return web.json_response(
-            {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}",
-             "status": status},
+            {
+                "code": code,
+                "message": message,
+                "more_info": f"https://www.twilio.com/docs/errors/{code}",
+                "status": status,
+            },
             status=status,
         )
 
@@ -93,16 +102,26 @@ class FakeTwilio:
 
     def _message(self, r: Recorded) -> dict[str, object]:
         return {
-            "sid": "SM" + secrets.token_hex(16), "account_sid": self.account_sid,
-            "from": r.form.get("From"), "to": r.form.get("To"), "body": r.form.get("Body"),
-            "status": "queued", "direction": "outbound-api", "num_segments": "1",
-            "date_created": "Mon, 23 Nov 2026 10:00:00 +0000", "uri": r.path,
+            "sid": "SM" + secrets.token_hex(16),
+            "account_sid": self.account_sid,
+            "from": r.form.get("From"),
+            "to": r.form.get("To"),
+            "body": r.form.get("Body"),
+            "status": "queued",
+            "direction": "outbound-api",
+            "num_segments": "1",
+            "date_created": "Mon, 23 Nov 2026 10:00:00 +0000",
+            "uri": r.path,
         }
 
     def _call(self, request: web.Request, r: Recorded) -> dict[str, object]:
         sid = request.match_info.get("call_sid") or "CA" + secrets.token_hex(16)
-        return {"sid": sid, "account_sid": self.account_sid,
-                "status": r.form.get("Status", "in-progress"), "uri": r.path}
+        return {
+            "sid": sid,
+            "account_sid": self.account_sid,
+            "status": r.form.get("Status", "in-progress"),
+            "uri": r.path,
+        }
 
 
 @asynccontextmanager

@@ -39,7 +39,9 @@ async def post_sms(
 ) -> Any:
     form = sms_form(sid, sender, body)
     path = "/webhooks/twilio/sms"
-    sig = signature if signature is not None else twilio_signature(
-        TEST_AUTH_TOKEN, TEST_PUBLIC_URL + path, form
+    sig = (
+        signature
+        if signature is not None
+        else twilio_signature(TEST_AUTH_TOKEN, TEST_PUBLIC_URL + path, form)
     )
     return await client.post(path, data=form, headers={"X-Twilio-Signature": sig})

@@ -49,13 +49,13 @@ def run(coro: object) -> None:
 
 
 def create_template() -> str:
-    """A migrated database that per-test databases are cloned from (CREATE DATABASE ... TEMPLATE)."""
+    """A migrated database that per-test databases are cloned from (CREATE ... TEMPLATE)."""
     from hub.store import Store
 
     name = f"crmhub_tpl_{secrets.token_hex(4)}"
     try:
         run(_admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         missing("PostgreSQL", exc)
 
     async def migrate() -> None:
