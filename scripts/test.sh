@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
+.venv/bin/ruff check .
+.venv/bin/mypy hub channels routing agent_console
 set +e
 .venv/bin/python -m pytest "$@"
 rc=$?
