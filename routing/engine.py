@@ -1,19 +1,24 @@
-"""decide(snapshot, now): which waiting interaction goes to which agent, highest priority first.
+"""decide(snapshot, now): which waiting interaction goes to which agent, best first.
 
 Pure: no I/O and no clock; the hub passes `now` and applies the decisions under its DB fence.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping
 
+from routing.erlang import expected_wait
+from routing.hours import is_open
 from routing.priority import priority
+from routing.strategies import order_key
 from routing.types import (
     AgentView,
     Decision,
     InteractionView,
     Priority,
     QueueView,
+    Ranked,
     RoutingConfig,
     RoutingSnapshot,
 )
@@ -22,40 +27,74 @@ from routing.types import (
 def decide(snapshot: RoutingSnapshot, now: float) -> list[Decision]:
     config = snapshot.config
     load = {a.id: dict(a.load) for a in snapshot.agents}
-    waiting = ranked_waiting(snapshot, now)
+    agents = {a.id: a for a in snapshot.agents}
     decisions: list[Decision] = []
-    for prio, interaction in waiting:
+    for prio, interaction in ranked_waiting(snapshot, now):
         queue = snapshot.queues.get(interaction.queue_id)
-        if queue is None:
+        if queue is None or not is_open(queue, now):
             continue
-        candidates = [
-            a for a in snapshot.agents if eligible(a, interaction, queue, load[a.id], config, now)
-        ]
+        held_for = relationship_hold(interaction, agents, config, now)
+        pool = [agents[held_for]] if held_for else snapshot.agents
+        candidates = [a for a in pool if eligible(a, interaction, queue, load[a.id], config, now)]
         if not candidates:
             continue
-        agent, reason = choose(candidates, interaction, queue, load, config, now)
+        agent = min(candidates, key=lambda a: order_key(a, queue, load[a.id]))
         load[agent.id][interaction.channel] = load[agent.id].get(interaction.channel, 0) + 1
-        decisions.append(Decision(interaction.id, agent.id, prio, reason))
+        decisions.append(
+            Decision(
+                interaction.id, agent.id, prio, reason(agent, interaction, queue, held_for, now)
+            )
+        )
     return decisions
 
 
 def ranked_waiting(snapshot: RoutingSnapshot, now: float) -> list[tuple[Priority, InteractionView]]:
-    """Interactions not held by an offer, best first (ties: longest waiting, then id)."""
+    """Interactions not held by an offer, best first.
+
+    Within one queue and tier the order is first come, first served: an older interaction takes
+    the best score of any newer one of its queue and tier (value differences never let a newer
+    contact jump an older one of the same tier). Across tiers the scores decide.
+    """
     weights = snapshot.config.weights
     scored = [
         (priority(i, snapshot.queues.get(i.queue_id), weights, now), i)
         for i in snapshot.interactions
         if i.offered_to is None
     ]
-    scored.sort(key=lambda pi: (-pi[0].score, pi[1].enqueued_at, pi[1].id))
+    groups: dict[tuple[str, str], list[tuple[Priority, InteractionView]]] = defaultdict(list)
+    for item in scored:
+        groups[(item[1].queue_id, item[1].tier)].append(item)
+    effective: dict[str, float] = {}
+    for members in groups.values():
+        members.sort(key=lambda pi: (pi[1].enqueued_at, pi[1].id), reverse=True)  # newest first
+        best = float("-inf")
+        for prio, it in members:
+            best = max(best, prio.score)
+            effective[it.id] = best
+    scored.sort(key=lambda pi: (-effective[pi[1].id], pi[1].enqueued_at, pi[1].id))
     return scored
 
 
+def relationship_hold(
+    interaction: InteractionView,
+    agents: Mapping[str, AgentView],
+    config: RoutingConfig,
+    now: float,
+) -> str | None:
+    """Within the window, an available preferred agent is the only candidate (the offer waits for
+    them); an absent, excluded or away preferred agent holds nothing."""
+    preferred = interaction.preferred_agent_id
+    if not preferred or now - interaction.enqueued_at >= config.relationship_window_s:
+        return None
+    agent = agents.get(preferred)
+    if agent is None or not agent.available or preferred in interaction.excluded_agent_ids:
+        return None
+    return preferred
+
+
 def overflowed(queue: QueueView, interaction: InteractionView, now: float) -> bool:
-    return (
-        queue.overflow_after_s is not None
-        and now - interaction.enqueued_at >= queue.overflow_after_s
-    )
+    after = queue.overflow_after_s
+    return after is not None and now - interaction.enqueued_at >= after
 
 
 def eligible(
@@ -73,18 +112,16 @@ def eligible(
     if interaction.channel not in queue.channels:
         return False
     over = overflowed(queue, interaction, now)
-    in_queue = queue.id in agent.queues or (
+    if queue.id not in agent.queues and not (
         over and queue.overflow_to is not None and queue.overflow_to in agent.queues
-    )
-    if not in_queue:
+    ):
         return False
-    floor = queue.overflow_min_level if over and queue.overflow_min_level is not None else None
+    floor = queue.overflow_min_level if over else None
     for skill, level in queue.required_skills.items():
         need = min(level, floor) if floor is not None else level
         if agent.skills.get(skill, 0) < need:
             return False
-    language = queue.language or interaction.language
-    if queue.language and language not in agent.languages:
+    if queue.language and queue.language not in agent.languages:
         return False
     return has_capacity(agent, interaction.channel, load, config)
 
@@ -92,40 +129,42 @@ def eligible(
 def has_capacity(
     agent: AgentView, channel: str, load: Mapping[str, int], config: RoutingConfig
 ) -> bool:
-    total = sum(load.values())
     if any(load.get(c, 0) > 0 for c in config.exclusive_channels):
         return False  # on a call: nothing else
-    if channel in config.exclusive_channels and total > 0:
+    if channel in config.exclusive_channels and sum(load.values()) > 0:
         return False  # a call needs an agent with nothing else open
     return agent.capacity.get(channel, 0) - load.get(channel, 0) > 0
 
 
-def choose(
-    candidates: list[AgentView],
-    interaction: InteractionView,
-    queue: QueueView,
-    load: Mapping[str, Mapping[str, int]],
-    config: RoutingConfig,
-    now: float,
-) -> tuple[AgentView, str]:
-    preferred = interaction.preferred_agent_id
-    if preferred and now - interaction.enqueued_at < config.relationship_window_s:
-        for agent in candidates:
-            if agent.id == preferred:
-                return agent, "preferred agent"
-    reason = queue.strategy.replace("_", " ")
-    if queue.id not in candidates[0].queues and overflowed(queue, interaction, now):
-        reason += f" (overflow to {queue.overflow_to})"
-    return min(candidates, key=lambda a: strategy_key(a, queue, load[a.id])), reason
+def reason(
+    agent: AgentView, interaction: InteractionView, queue: QueueView, held: str | None, now: float
+) -> str:
+    if held:
+        return "preferred agent"
+    text = queue.strategy.replace("_", " ")
+    if queue.id not in agent.queues:
+        text += f", overflow to {queue.overflow_to}"
+    elif overflowed(queue, interaction, now) and queue.overflow_min_level is not None:
+        text += ", overflow to lower skill level"
+    return text
 
 
-def strategy_key(agent: AgentView, queue: QueueView, load: Mapping[str, int]) -> tuple:
-    if queue.strategy == "least_occupied":
-        used = sum(load.values()) / max(1, sum(agent.capacity.values()))
-        return (used, agent.idle_since, agent.id)
-    if queue.strategy == "round_robin":
-        return (agent.last_offered_at, agent.id)
-    if queue.strategy == "skills_weighted":
-        score = sum(agent.skills.get(s, 0) for s in queue.required_skills)
-        return (-score, agent.idle_since, agent.id)
-    return (agent.idle_since, agent.id)  # longest_idle
+def rank(snapshot: RoutingSnapshot, now: float) -> list[Ranked]:
+    """Position per queue (1 = next) and an estimated wait, for voice prompts and the chat widget."""
+    staffed: dict[str, int] = defaultdict(int)
+    for agent in snapshot.agents:
+        for queue_id in agent.queues:
+            staffed[queue_id] += 1
+    positions: dict[str, int] = defaultdict(int)
+    out = []
+    for prio, it in ranked_waiting(snapshot, now):
+        positions[it.queue_id] += 1
+        queue = snapshot.queues.get(it.queue_id)
+        agents = staffed.get(it.queue_id, 0)
+        estimate = (
+            expected_wait(positions[it.queue_id], agents, queue.avg_handle_s)
+            if queue is not None and agents
+            else None
+        )
+        out.append(Ranked(it.id, it.queue_id, positions[it.queue_id], prio, estimate))
+    return out

@@ -55,6 +55,7 @@ class QueueView:
     overflow_min_level: int | None = None  # ... and/or accept this lower skill level
     timezone: str = "UTC"
     hours: tuple[TimeWindow, ...] = ()  # empty = always open
+    avg_handle_s: float = 180.0  # for estimated waits; the hub feeds the measured average
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,143 @@
+"""Property tests: whatever the snapshot, the engine's decisions keep the routing invariants."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from routing.engine import decide, eligible
+from routing.priority import priority
+from routing.types import (
+    CHANNELS,
+    TIERS,
+    AgentView,
+    InteractionView,
+    QueueView,
+    RoutingConfig,
+    RoutingSnapshot,
+)
+
+NOW = 1_800_000_000.0
+QUEUES = {
+    "support": QueueView(id="support"),
+    "sales": QueueView(id="sales", required_skills={"sales": 3}, strategy="least_occupied"),
+    "vip": QueueView(id="vip", overflow_after_s=30, overflow_to="support", strategy="round_robin"),
+}
+
+interactions = st.builds(
+    InteractionView,
+    id=st.uuids().map(str),
+    queue_id=st.sampled_from(sorted(QUEUES)),
+    channel=st.sampled_from(CHANNELS),
+    enqueued_at=st.floats(NOW - 600, NOW),
+    tier=st.sampled_from(TIERS),
+    lifetime_value=st.floats(0, 1e6),
+    preferred_agent_id=st.none() | st.sampled_from([f"a{n}" for n in range(6)]),
+    excluded_agent_ids=st.frozensets(st.sampled_from([f"a{n}" for n in range(6)]), max_size=2),
+    offered_to=st.none() | st.just("a0"),
+)
+
+
+@st.composite
+def agents(draw: st.DrawFn) -> list[AgentView]:
+    out = []
+    for n in range(draw(st.integers(0, 6))):
+        capacity = draw(st.fixed_dictionaries({c: st.integers(0, 3) for c in CHANNELS}))
+        load = {c: draw(st.integers(0, capacity[c])) for c in CHANNELS}
+        out.append(
+            AgentView(
+                id=f"a{n}",
+                available=draw(st.booleans()),
+                queues=draw(st.frozensets(st.sampled_from(sorted(QUEUES)), min_size=1)),
+                skills={"sales": draw(st.integers(0, 5))},
+                capacity=capacity,
+                load=load,
+                idle_since=draw(st.floats(NOW - 3600, NOW)),
+                wrapup_until=draw(st.none() | st.floats(NOW - 10, NOW + 10)),
+                last_offered_at=draw(st.floats(NOW - 3600, NOW)),
+            )
+        )
+    return out
+
+
+snapshots = st.builds(
+    lambda its, ags: RoutingSnapshot(tuple(its), tuple(ags), QUEUES, RoutingConfig()),
+    st.lists(interactions, max_size=25, unique_by=lambda i: i.id),
+    agents(),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(snapshots)
+def test_one_agent_per_interaction_and_only_waiting_ones(s: RoutingSnapshot) -> None:
+    decisions = decide(s, NOW)
+    ids = [d.interaction_id for d in decisions]
+    assert len(ids) == len(set(ids))
+    held = {i.id for i in s.interactions if i.offered_to is not None}
+    assert held.isdisjoint(ids)
+
+
+@settings(max_examples=300, deadline=None)
+@given(snapshots)
+def test_capacity_never_exceeded_and_agents_eligible(s: RoutingSnapshot) -> None:
+    decisions = decide(s, NOW)
+    by_id = {i.id: i for i in s.interactions}
+    load = {a.id: dict(a.load) for a in s.agents}
+    agents = {a.id: a for a in s.agents}
+    for d in decisions:
+        interaction, agent = by_id[d.interaction_id], agents[d.agent_id]
+        assert eligible(
+            agent, interaction, QUEUES[interaction.queue_id], load[agent.id], s.config, NOW
+        )
+        assert agent.id not in interaction.excluded_agent_ids
+        load[agent.id][interaction.channel] = load[agent.id].get(interaction.channel, 0) + 1
+    for agent in s.agents:
+        for channel, used in load[agent.id].items():
+            if used > agent.load.get(channel, 0):
+                assert used <= agent.capacity.get(channel, 0)
+        exclusive = sum(load[agent.id].get(c, 0) for c in s.config.exclusive_channels)
+        if exclusive > sum(agent.load.get(c, 0) for c in s.config.exclusive_channels):
+            assert sum(load[agent.id].values()) == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(snapshots)
+def test_decisions_are_deterministic(s: RoutingSnapshot) -> None:
+    assert decide(s, NOW) == decide(s, NOW)
+
+
+@settings(max_examples=300, deadline=None)
+@given(interactions, st.floats(0, 3600), st.floats(0, 3600))
+def test_priority_never_decreases_while_waiting(
+    i: InteractionView, later: float, more: float
+) -> None:
+    queue = QUEUES[i.queue_id]
+    w = RoutingConfig().weights
+    assert (
+        priority(i, queue, w, NOW + later).score <= priority(i, queue, w, NOW + later + more).score
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(interactions, min_size=2, max_size=15, unique_by=lambda i: i.id), agents())
+def test_the_oldest_of_a_tier_is_never_passed_by_a_newer_one(
+    its: list[InteractionView], ags: list[AgentView]
+) -> None:
+    # Same queue, tier and channel, nothing held or excluded: eligibility is identical.
+    same = [
+        InteractionView(
+            id=i.id,
+            queue_id="support",
+            channel="chat",
+            enqueued_at=i.enqueued_at,
+            tier="vip",
+            lifetime_value=i.lifetime_value,
+        )
+        for i in its
+    ]
+    s = RoutingSnapshot(tuple(same), tuple(ags), QUEUES, RoutingConfig())
+    offered = {d.interaction_id for d in decide(s, NOW)}
+    for older in same:
+        for newer in same:
+            if newer.enqueued_at > older.enqueued_at and newer.id in offered:
+                assert older.id in offered
