@@ -150,7 +150,7 @@ def reason(
 
 
 def rank(snapshot: RoutingSnapshot, now: float) -> list[Ranked]:
-    """Position per queue (1 = next) and an estimated wait, for voice prompts and the chat widget."""
+    """Position per queue (1 = next) and estimated wait, for voice prompts and the chat widget."""
     staffed: dict[str, int] = defaultdict(int)
     for agent in snapshot.agents:
         for queue_id in agent.queues:
