@@ -17,8 +17,10 @@ from agent_console import web as console_web
 from agent_console.broadcaster import CONSOLE_GROUP, Broadcaster
 from agent_console.namespace import AgentNamespace
 from hub.api import agent as agent_api
+from hub.api import agents as agents_api
 from hub.api import auth as auth_api
 from hub.api import ops as ops_api
+from hub.api import queues as queues_api
 from hub.api import webhooks_twilio
 from hub.app_keys import DEMO_LOGINS, HUB, SIO
 from hub.bus import EventBus, InMemoryBus, RedisBus, consume
@@ -101,7 +103,15 @@ def create_app(
     app[HUB], app[SIO] = hub, sio
     sio.register_namespace(AgentNamespace(hub))
     sio.attach(app)
-    for module in (ops_api, auth_api, agent_api, webhooks_twilio, console_web):
+    for module in (
+        ops_api,
+        auth_api,
+        agent_api,
+        agents_api,
+        queues_api,
+        webhooks_twilio,
+        console_web,
+    ):
         module.add_routes(app)
     app.cleanup_ctx.append(_resources)
     app.cleanup_ctx.append(_background)

@@ -121,3 +121,20 @@ async def customer_card(session: AsyncSession, customer_id: str, recent: int = 5
 
 async def count_customers(session: AsyncSession) -> int:
     return int((await session.exec(select(sa.func.count()).select_from(Customer))).one())
+
+
+async def preferred_agent(session: AsyncSession, customer: Customer) -> str | None:
+    """Relationship routing: the account manager, else the agent who last handled the customer."""
+    if customer.account_manager_id:
+        return customer.account_manager_id
+    return (
+        await session.exec(
+            select(Interaction.assigned_agent_id)
+            .where(
+                Interaction.customer_id == customer.id,
+                col(Interaction.assigned_agent_id).is_not(None),
+            )
+            .order_by(col(Interaction.created_at).desc())
+            .limit(1)
+        )
+    ).first()

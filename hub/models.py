@@ -100,6 +100,8 @@ class Queue(SQLModel, table=True):
     overflow_min_level: int | None = None
     timezone: str = Field(default="UTC", max_length=64)
     hours: list[dict[str, Any]] = _json([])
+    avg_handle_s: float = 180.0
+    managed_by: str = Field(default="config", max_length=16)  # config | api
 
 
 class Agent(SQLModel, table=True):

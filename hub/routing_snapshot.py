@@ -57,6 +57,7 @@ def queue_view(q: Queue) -> QueueView:
         overflow_to=q.overflow_to,
         overflow_min_level=q.overflow_min_level,
         timezone=q.timezone,
+        avg_handle_s=q.avg_handle_s,
         hours=tuple(
             TimeWindow(int(h["weekday"]), int(h["start_minute"]), int(h["end_minute"]))
             for h in q.hours

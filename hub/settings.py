@@ -64,6 +64,7 @@ class QueueSettings(BaseModel):
     overflow_min_level: int | None = None
     timezone: str = "UTC"
     hours: list[dict[str, Any]] = []
+    avg_handle_s: float = 180.0
 
 
 class Settings(BaseSettings):

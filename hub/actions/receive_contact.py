@@ -9,7 +9,7 @@ from sqlmodel import col, select
 
 from channels.base import InboundContact
 from hub.context import Hub, Tx
-from hub.customers import normalize_identity, resolve_customer
+from hub.customers import normalize_identity, preferred_agent, resolve_customer
 from hub.errors import Invalid
 from hub.events import InteractionReceived, MessageCreated
 from hub.models import Interaction, Message
@@ -92,6 +92,7 @@ async def do_receive_contact(
             hub_address=contact.recipient[:320],
             enqueued_at=now,
             created_at=now,
+            preferred_agent_id=await preferred_agent(tx.session, customer),
         )
         tx.session.add(interaction)
     message = Message(

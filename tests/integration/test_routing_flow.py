@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from collections.abc import Callable
 from typing import Any
 
@@ -165,3 +166,23 @@ async def _single_capacity(hub: Hub, agent_id: str) -> None:
         assert agent is not None
         agent.capacity = {"voice": 1, "sms": 1, "chat": 1, "email": 1}
         session.add(agent)
+
+
+async def test_the_customers_last_agent_gets_the_first_offer(hub: Hub, clock: ManualClock) -> None:
+    from hub.actions.wrap_up import wrap_up
+
+    alice = await add_agent(hub, "alice", available=True)
+    first = await sms(hub, "SMa", "+14155550009")
+    await route_interactions(hub)
+    await accept_offer(hub, alice.id, first)
+    await wrap_up(hub, alice.id, first, "resolved")
+    clock.advance(hub.settings.routing.wrapup_s + 1)
+    bob = await add_agent(hub, "bob", available=True)
+    async with hub.store.transaction() as session:  # bob idle far longer: he would win otherwise
+        row = await session.get(Agent, bob.id)
+        assert row is not None
+        row.idle_since = clock.now - timedelta(hours=1)
+        session.add(row)
+    again = await sms(hub, "SMb", "+14155550009")
+    await route_interactions(hub)
+    assert await offered(hub) == {again: alice.id}
