@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -32,7 +32,7 @@ class AgentUpdate(BaseModel):
     client_identity: str | None = Field(default=None, max_length=100)
     status: str | None = None
 
-    def checked(self) -> AgentUpdate:
+    def checked(self) -> Self:
         if self.skills and any(not 0 <= v <= 10 for v in self.skills.values()):
             raise Invalid("skill levels are 0 to 10")
         if self.capacity and (

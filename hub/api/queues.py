@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -42,7 +42,7 @@ class QueueIn(BaseModel):
     hours: list[HoursIn] = Field(default_factory=list, max_length=50)
     avg_handle_s: float = Field(default=180.0, gt=0)
 
-    def checked(self) -> QueueIn:
+    def checked(self) -> Self:
         from hub.errors import Invalid
 
         if not set(self.channels) <= set(CHANNELS):
