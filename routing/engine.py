@@ -28,17 +28,27 @@ def decide(snapshot: RoutingSnapshot, now: float) -> list[Decision]:
     config = snapshot.config
     load = {a.id: dict(a.load) for a in snapshot.agents}
     agents = {a.id: a for a in snapshot.agents}
+    ready = [a for a in snapshot.agents if a.available and not _wrapping_up(a, now)]
+    pools: dict[tuple[str, str, bool], list[AgentView]] = {}
     decisions: list[Decision] = []
     for prio, interaction in ranked_waiting(snapshot, now):
         queue = snapshot.queues.get(interaction.queue_id)
         if queue is None or not is_open(queue, now):
             continue
         held_for = relationship_hold(interaction, agents, config, now)
-        pool = [agents[held_for]] if held_for else snapshot.agents
-        candidates = [a for a in pool if eligible(a, interaction, queue, load[a.id], config, now)]
-        if not candidates:
+        if held_for:
+            pool = [agents[held_for]]
+        else:
+            key = (queue.id, interaction.channel, overflowed(queue, interaction, now))
+            if key not in pools:
+                pools[key] = sorted(
+                    (a for a in ready if serves(a, queue, key[2])),
+                    key=lambda a: order_key(a, queue, load[a.id]),
+                )
+            pool = pools[key]
+        agent = pick(pool, interaction, queue, load, config, now)
+        if agent is None:
             continue
-        agent = min(candidates, key=lambda a: order_key(a, queue, load[a.id]))
         load[agent.id][interaction.channel] = load[agent.id].get(interaction.channel, 0) + 1
         decisions.append(
             Decision(
@@ -46,6 +56,47 @@ def decide(snapshot: RoutingSnapshot, now: float) -> list[Decision]:
             )
         )
     return decisions
+
+
+def pick(
+    pool: list[AgentView],
+    interaction: InteractionView,
+    queue: QueueView,
+    load: Mapping[str, Mapping[str, int]],
+    config: RoutingConfig,
+    now: float,
+) -> AgentView | None:
+    """The best eligible agent of a pool kept in strategy order.
+
+    Agents found without capacity for the channel are dropped from the pool on the way: load only
+    grows within a pass, so they stay full, and an exhausted pool costs nothing afterwards.
+    """
+    if queue.strategy == "least_occupied":  # the key moves with every offer: full scan
+        found = [a for a in pool if eligible(a, interaction, queue, load[a.id], config, now)]
+        return min(found, key=lambda a: order_key(a, queue, load[a.id])) if found else None
+    keep = 0
+    chosen = None
+    for index, agent in enumerate(pool):
+        if not has_capacity(agent, interaction.channel, load[agent.id], config):
+            continue
+        pool[keep] = agent
+        keep += 1
+        if eligible(agent, interaction, queue, load[agent.id], config, now):
+            chosen = agent
+            pool[keep:] = pool[index + 1 :]
+            return chosen
+    del pool[keep:]
+    return None
+
+
+def _wrapping_up(agent: AgentView, now: float) -> bool:
+    return agent.wrapup_until is not None and agent.wrapup_until > now
+
+
+def serves(agent: AgentView, queue: QueueView, over: bool) -> bool:
+    return queue.id in agent.queues or (
+        over and queue.overflow_to is not None and queue.overflow_to in agent.queues
+    )
 
 
 def ranked_waiting(snapshot: RoutingSnapshot, now: float) -> list[tuple[Priority, InteractionView]]:
@@ -107,14 +158,10 @@ def eligible(
 ) -> bool:
     if not agent.available or agent.id in interaction.excluded_agent_ids:
         return False
-    if agent.wrapup_until is not None and agent.wrapup_until > now:
-        return False
-    if interaction.channel not in queue.channels:
+    if _wrapping_up(agent, now) or interaction.channel not in queue.channels:
         return False
     over = overflowed(queue, interaction, now)
-    if queue.id not in agent.queues and not (
-        over and queue.overflow_to is not None and queue.overflow_to in agent.queues
-    ):
+    if not serves(agent, queue, over):
         return False
     floor = queue.overflow_min_level if over else None
     for skill, level in queue.required_skills.items():
