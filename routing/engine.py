@@ -10,13 +10,12 @@ from collections.abc import Mapping
 
 from routing.erlang import expected_wait
 from routing.hours import is_open
-from routing.priority import priority
+from routing.priority import priority, score
 from routing.strategies import order_key
 from routing.types import (
     AgentView,
     Decision,
     InteractionView,
-    Priority,
     QueueView,
     Ranked,
     RoutingConfig,
@@ -31,9 +30,10 @@ def decide(snapshot: RoutingSnapshot, now: float) -> list[Decision]:
     ready = [a for a in snapshot.agents if a.available and not _wrapping_up(a, now)]
     pools: dict[tuple[str, str, bool], list[AgentView]] = {}
     decisions: list[Decision] = []
-    for prio, interaction in ranked_waiting(snapshot, now):
+    open_now = {q.id: is_open(q, now) for q in snapshot.queues.values()}
+    for _score, interaction in ranked_waiting(snapshot, now):
         queue = snapshot.queues.get(interaction.queue_id)
-        if queue is None or not is_open(queue, now):
+        if queue is None or not open_now[queue.id]:
             continue
         held_for = relationship_hold(interaction, agents, config, now)
         if held_for:
@@ -50,6 +50,7 @@ def decide(snapshot: RoutingSnapshot, now: float) -> list[Decision]:
         if agent is None:
             continue
         load[agent.id][interaction.channel] = load[agent.id].get(interaction.channel, 0) + 1
+        prio = priority(interaction, queue, config.weights, now)
         decisions.append(
             Decision(
                 interaction.id, agent.id, prio, reason(agent, interaction, queue, held_for, now)
@@ -99,7 +100,7 @@ def serves(agent: AgentView, queue: QueueView, over: bool) -> bool:
     )
 
 
-def ranked_waiting(snapshot: RoutingSnapshot, now: float) -> list[tuple[Priority, InteractionView]]:
+def ranked_waiting(snapshot: RoutingSnapshot, now: float) -> list[tuple[float, InteractionView]]:
     """Interactions not held by an offer, best first.
 
     Within one queue and tier the order is first come, first served: an older interaction takes
@@ -108,19 +109,19 @@ def ranked_waiting(snapshot: RoutingSnapshot, now: float) -> list[tuple[Priority
     """
     weights = snapshot.config.weights
     scored = [
-        (priority(i, snapshot.queues.get(i.queue_id), weights, now), i)
+        (score(i, snapshot.queues.get(i.queue_id), weights, now), i)
         for i in snapshot.interactions
         if i.offered_to is None
     ]
-    groups: dict[tuple[str, str], list[tuple[Priority, InteractionView]]] = defaultdict(list)
+    groups: dict[tuple[str, str], list[tuple[float, InteractionView]]] = defaultdict(list)
     for item in scored:
         groups[(item[1].queue_id, item[1].tier)].append(item)
     effective: dict[str, float] = {}
     for members in groups.values():
         members.sort(key=lambda pi: (pi[1].enqueued_at, pi[1].id), reverse=True)  # newest first
         best = float("-inf")
-        for prio, it in members:
-            best = max(best, prio.score)
+        for points, it in members:
+            best = max(best, points)
             effective[it.id] = best
     scored.sort(key=lambda pi: (-effective[pi[1].id], pi[1].enqueued_at, pi[1].id))
     return scored
@@ -204,9 +205,11 @@ def rank(snapshot: RoutingSnapshot, now: float) -> list[Ranked]:
             staffed[queue_id] += 1
     positions: dict[str, int] = defaultdict(int)
     out = []
-    for prio, it in ranked_waiting(snapshot, now):
+    weights = snapshot.config.weights
+    for _score, it in ranked_waiting(snapshot, now):
         positions[it.queue_id] += 1
         queue = snapshot.queues.get(it.queue_id)
+        prio = priority(it, queue, weights, now)
         agents = staffed.get(it.queue_id, 0)
         estimate = (
             expected_wait(positions[it.queue_id], agents, queue.avg_handle_s)
