@@ -5,6 +5,7 @@ go back to the queue (the survivor takes over the ticker lease)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -28,14 +29,16 @@ AGENTS = 6
 async def post_sms(http: aiohttp.ClientSession, base: str, n: int) -> int:
     form = sms_form(f"SMmp{n}", f"+1415555{n:04d}", f"message {n}")
     sig = twilio_signature(TEST_AUTH_TOKEN, TEST_PUBLIC_URL + "/webhooks/twilio/sms", form)
-    async with http.post(f"{base}/webhooks/twilio/sms", data=form,
-                         headers={"X-Twilio-Signature": sig}) as resp:
+    async with http.post(
+        f"{base}/webhooks/twilio/sms", data=form, headers={"X-Twilio-Signature": sig}
+    ) as resp:
         return resp.status
 
 
 async def login(http: aiohttp.ClientSession, base: str, user: str) -> str:
-    async with http.post(f"{base}/api/auth/login",
-                         json={"username": user, "password": PASSWORD}) as resp:
+    async with http.post(
+        f"{base}/api/auth/login", json={"username": user, "password": PASSWORD}
+    ) as resp:
         return str((await resp.json())["token"])
 
 
@@ -46,12 +49,15 @@ def check_offers(offers: list[Offer], agents: list[Agent], its: list[Interaction
     for rows in by_interaction.values():
         rows.sort(key=lambda o: o.offered_at)
         assert sum(o.outcome == "pending" for o in rows) <= 1
-        for prev, nxt in zip(rows, rows[1:], strict=False):
+        for prev, nxt in itertools.pairwise(rows):
             assert prev.decided_at is not None and prev.decided_at <= nxt.offered_at
     held: dict[str, int] = defaultdict(int)
     for it in its:
-        holder = it.offered_agent_id if it.state == "offered" else (
-            it.assigned_agent_id if it.state == "assigned" else None)
+        holder = (
+            it.offered_agent_id
+            if it.state == "offered"
+            else (it.assigned_agent_id if it.state == "assigned" else None)
+        )
         if holder:
             held[holder] += 1
     for agent in agents:
@@ -60,8 +66,9 @@ def check_offers(offers: list[Offer], agents: list[Agent], its: list[Interaction
 
 async def snapshot(hub: Any) -> tuple[list[Offer], list[Agent], list[Interaction]]:
     async with hub.store.session() as s:
-        return (list((await s.exec(select(Offer))).all()), list((await s.exec(select(Agent))).all()),
-                list((await s.exec(select(Interaction))).all()))
+        offers = list((await s.exec(select(Offer))).all())
+        agents = list((await s.exec(select(Agent))).all())
+        return offers, agents, list((await s.exec(select(Interaction))).all())
 
 
 async def test_two_processes_never_double_offer_and_survive_a_crash(
@@ -75,12 +82,18 @@ async def test_two_processes_never_double_offer_and_survive_a_crash(
             assert row is not None
             row.capacity = {"sms": 2}
             s.add(row)
-    env = {"CRMHUB_DATABASE_URL": pg_url, "CRMHUB_REDIS_URL": redis_url,
-           "CRMHUB_REDIS_PREFIX": redis_prefix, "CRMHUB_PUBLIC_BASE_URL": TEST_PUBLIC_URL,
-           "CRMHUB_TWILIO__AUTH_TOKEN": TEST_AUTH_TOKEN, "CRMHUB_TWILIO__API_BASE_URL":
-           "http://127.0.0.1:9", "CRMHUB_ROUTING__TICK_S": "0.2",
-           "CRMHUB_ROUTING__OFFER_TIMEOUT_S": "3", "CRMHUB_ROUTING__MAX_MISSED_OFFERS": "100",
-           "CRMHUB_LOG_LEVEL": "WARNING"}
+    env = {
+        "CRMHUB_DATABASE_URL": pg_url,
+        "CRMHUB_REDIS_URL": redis_url,
+        "CRMHUB_REDIS_PREFIX": redis_prefix,
+        "CRMHUB_PUBLIC_BASE_URL": TEST_PUBLIC_URL,
+        "CRMHUB_TWILIO__AUTH_TOKEN": TEST_AUTH_TOKEN,
+        "CRMHUB_TWILIO__API_BASE_URL": "http://127.0.0.1:9",
+        "CRMHUB_ROUTING__TICK_S": "0.2",
+        "CRMHUB_ROUTING__OFFER_TIMEOUT_S": "3",
+        "CRMHUB_ROUTING__MAX_MISSED_OFFERS": "100",
+        "CRMHUB_LOG_LEVEL": "WARNING",
+    }
     a, b = HubProcess(env), HubProcess(env)
     await asyncio.gather(a.start(), b.start())
     consoles: list[AgentClient] = []
@@ -103,7 +116,7 @@ async def test_two_processes_never_double_offer_and_survive_a_crash(
             assert all(r == 200 for r in results[:40])
 
         async def all_capacity_used() -> bool:
-            offers, agents, its = await snapshot(hub)
+            offers, agents, _its = await snapshot(hub)
             available = [x for x in agents if x.status == "available"]
             pending = sum(o.outcome == "pending" for o in offers)
             return pending == 2 * len(available)

@@ -29,8 +29,14 @@ class HubProcess:
 
     async def start(self) -> None:
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "hub", "serve", cwd=ROOT, env=self.env,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            sys.executable,
+            "-m",
+            "hub",
+            "serve",
+            cwd=ROOT,
+            env=self.env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
         )
         await until(self._ready, timeout=30, what=f"hub on {self.url} to be ready")
 
@@ -54,6 +60,6 @@ class HubProcess:
 async def until(check: Callable[[], Awaitable[bool]], *, timeout: float, what: str) -> None:
     """Poll state owned by another process (there is no event to await across processes)."""
     async with asyncio.timeout(timeout):
-        while not await check():
+        while not await check():  # noqa: ASYNC110 - the state lives in another process
             await asyncio.sleep(0.1)
     _ = what

@@ -7,7 +7,7 @@ from bench.routing_sim import run_routing_bench
 
 def test_routing_bench_smoke() -> None:
     result = run_routing_bench(smoke=True)
-    ((case, sim, (sl, _asa, occ), _fifo_sl),) = result["cases"]  # type: ignore[misc]
+    ((_case, sim, (sl, _asa, occ), _fifo_sl),) = result["cases"]  # type: ignore[misc]
     assert abs(sim.service_level - sl) < 0.1
     assert abs(sim.occupancy - occ) < 0.1
     _case, prio, fifo = result["tiers"]  # type: ignore[misc]
