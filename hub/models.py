@@ -50,6 +50,8 @@ class Customer(SQLModel, table=True):
     tier_reasons: list[str] = _json([])
     lifetime_value: float = 0.0
     company: str = Field(default="", max_length=200)
+    contact_person: str = Field(default="", max_length=200)
+    search_name: str = Field(default="", max_length=200, index=True)  # lower-cased name
     language: str = Field(default="", max_length=16)
     timezone: str = Field(default="", max_length=64)
     address: str = Field(default="", max_length=500)
@@ -59,6 +61,9 @@ class Customer(SQLModel, table=True):
     tags: list[str] = _json([])
     preferences: dict[str, Any] = _json({})
     consent: dict[str, bool] = _json({})  # channel -> False when opted out
+    rfm: dict[str, int] = _json({})  # recency / frequency / monetary quintile scores, 1..5
+    churn_risk: bool = False
+    churn_reasons: list[str] = _json([])
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -72,6 +77,39 @@ class CustomerIdentity(SQLModel, table=True):
     value: str = Field(max_length=320)  # E.164 phone, lower-cased email, chat identity
     confidence: str = Field(default="known", max_length=16)  # verified | known | maybe
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CustomerNote(SQLModel, table=True):
+    __tablename__ = "customer_notes"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    customer_id: str = Field(foreign_key="customers.id", index=True, max_length=32)
+    author_agent_id: str | None = Field(default=None, max_length=32)
+    author_name: str = Field(default="", max_length=200)
+    body: str = Field(default="", sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CustomerMerge(SQLModel, table=True):
+    """What a merge moved, so an unmerge can move exactly that back."""
+
+    __tablename__ = "customer_merges"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    survivor_id: str = Field(foreign_key="customers.id", index=True, max_length=32)
+    merged_id: str = Field(foreign_key="customers.id", index=True, max_length=32)
+    moved: dict[str, list[str]] = _json({})  # table -> ids
+    actor: str = Field(default="", max_length=64)
+    merged_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    undone_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class BackofficeRecord(SQLModel, table=True):
+    """The back-office (ERP / shop) lookup's last answer for a customer."""
+
+    __tablename__ = "backoffice_records"
+    customer_id: str = Field(foreign_key="customers.id", primary_key=True, max_length=32)
+    data: dict[str, Any] = _json({})
+    fetched_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    error: str = Field(default="", max_length=500)
 
 
 class Order(SQLModel, table=True):
