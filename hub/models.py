@@ -279,3 +279,10 @@ class AuditLog(SQLModel, table=True):
     action: str = Field(max_length=64)
     target: str = Field(default="", max_length=200)
     detail: dict[str, Any] = _json({})
+
+
+@sa.event.listens_for(Customer, "before_insert")
+@sa.event.listens_for(Customer, "before_update")
+def _search_name(_mapper: Any, _conn: Any, customer: Customer) -> None:
+    # Case-folded once on write so search can use a plain (trigram-indexed) LIKE.
+    customer.search_name = customer.name.casefold()[:200]

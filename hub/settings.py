@@ -67,6 +67,32 @@ class QueueSettings(BaseModel):
     avg_handle_s: float = 180.0
 
 
+class TierRule(BaseModel):
+    """First matching rule wins; every condition given must hold."""
+
+    tier: str
+    min_lifetime_value: float | None = None
+    tag: str | None = None
+    kind: str | None = None
+
+
+class CustomerSettings(BaseModel):
+    tier_rules: list[TierRule] = [
+        TierRule(tier="vip", tag="vip"),
+        TierRule(tier="vip", min_lifetime_value=100_000),
+        TierRule(tier="enterprise", kind="enterprise"),
+        TierRule(tier="household", kind="household"),
+    ]
+    default_tier: str = "standard"
+    churn_complaint_dispositions: list[str] = ["complaint", "cancel_request"]
+    churn_window_days: int = 90
+    preference_keys: list[str] = ["preferred_channel", "contact_hours", "products_of_interest"]
+    backoffice_url: str = ""  # empty = no back-office lookup
+    backoffice_timeout_s: float = 2.0
+    backoffice_ttl_s: int = 3600
+    backoffice_token: str = Field(default="", repr=False)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CRMHUB_", env_nested_delimiter="__", extra="ignore"
@@ -89,6 +115,7 @@ class Settings(BaseSettings):
     run_background: bool = True  # pollers, relays and the routing ticker
     twilio: TwilioSettings = TwilioSettings()
     routing: RoutingSettings = RoutingSettings()
+    customers: CustomerSettings = CustomerSettings()
     queues: list[QueueSettings] = [QueueSettings(id="support", name="Support")]
 
     @classmethod

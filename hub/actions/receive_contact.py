@@ -11,7 +11,7 @@ from channels.base import InboundContact
 from hub.context import Hub, Tx
 from hub.customers import normalize_identity, preferred_agent, resolve_customer
 from hub.errors import Invalid
-from hub.events import InteractionReceived, MessageCreated
+from hub.events import CustomerUpdated, InteractionReceived, MessageCreated
 from hub.models import Interaction, Message
 
 OPEN_STATES = ("queued", "offered", "assigned")
@@ -25,6 +25,22 @@ class Received:
     customer_id: str
     duplicate: bool
     new_interaction: bool
+
+
+STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT"}
+START_WORDS = {"START", "UNSTOP", "YES", "OPTIN"}
+
+
+def sms_keyword(contact: InboundContact) -> bool | None:
+    """False for an opt-out keyword, True for an opt-in, None otherwise."""
+    if contact.channel != "sms":
+        return None
+    word = contact.body.strip().upper()
+    if word in STOP_WORDS:
+        return False
+    if word in START_WORDS:
+        return True
+    return None
 
 
 def check_contact(hub: Hub, contact: InboundContact) -> InboundContact:
@@ -108,6 +124,11 @@ async def do_receive_contact(
         meta=dict(contact.meta),
     )
     tx.session.add(message)
+    opt = sms_keyword(contact)
+    if opt is not None:  # carrier-style STOP / START: never text an opted-out customer again
+        customer.consent = {**customer.consent, "sms": opt}
+        tx.session.add(customer)
+        tx.emit(CustomerUpdated(customer_id=customer.id))
     await tx.session.flush()
     if new:
         tx.emit(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hub.context import Hub
 from hub.errors import Conflict, Invalid, NotFound
 from hub.events import MessageCreated
-from hub.models import Interaction, Message, OutboxEntry
+from hub.models import Customer, Interaction, Message, OutboxEntry
 
 
 def check_reply(hub: Hub, body: str) -> str:
@@ -28,6 +28,9 @@ async def send_reply(
             raise NotFound("no such interaction")
         if interaction.assigned_agent_id != agent_id or interaction.state != "assigned":
             raise Conflict("this interaction is not assigned to you")
+        customer = await tx.session.get(Customer, interaction.customer_id)
+        if customer is not None and customer.consent.get(interaction.channel) is False:
+            raise Conflict(f"the customer opted out of {interaction.channel}; use another channel")
         message = Message(
             interaction_id=interaction.id,
             channel=interaction.channel,
