@@ -16,13 +16,17 @@ from aiohttp import web
 from agent_console import web as console_web
 from agent_console.broadcaster import CONSOLE_GROUP, Broadcaster
 from agent_console.namespace import AgentNamespace
+from hub import backoffice
 from hub.api import agent as agent_api
 from hub.api import agents as agents_api
 from hub.api import auth as auth_api
+from hub.api import customers as customers_api
+from hub.api import openapi as openapi_api
 from hub.api import ops as ops_api
 from hub.api import queues as queues_api
 from hub.api import webhooks_twilio
 from hub.app_keys import DEMO_LOGINS, HUB, SIO
+from hub.backoffice import BACKOFFICE_GROUP
 from hub.bus import EventBus, InMemoryBus, RedisBus, consume
 from hub.channels_setup import close_channels, open_channels
 from hub.context import Hub, system_clock
@@ -109,8 +113,10 @@ def create_app(
         agent_api,
         agents_api,
         queues_api,
+        customers_api,
         webhooks_twilio,
         console_web,
+        openapi_api,
     ):
         module.add_routes(app)
     app.cleanup_ctx.append(_resources)
@@ -121,7 +127,7 @@ def create_app(
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     hub = app[HUB]
     await hub.store.migrate()
-    for group in (ROUTING_GROUP, CONSOLE_GROUP):
+    for group in (ROUTING_GROUP, CONSOLE_GROUP, BACKOFFICE_GROUP):
         await hub.bus.ensure_group(group)
     await sync_queues(hub)
     await open_channels(hub)
@@ -149,6 +155,10 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
             "outbox": run_loop(hub, "outbox", lambda _k: relay_events(hub), interval_s=5.0),
             "sender": run_loop(hub, "sender", lambda _k: relay_sends(hub), interval_s=2.0),
         }
+        if hub.settings.customers.backoffice_url:
+            jobs["backoffice"] = consume(
+                hub.bus, BACKOFFICE_GROUP, hub.node_id, lambda evs: backoffice.on_events(hub, evs)
+            )
         tasks = [asyncio.create_task(job, name=name) for name, job in jobs.items()]
     yield
     for task in tasks:

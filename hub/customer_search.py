@@ -20,7 +20,11 @@ def _like(text: str) -> str:
 
 
 async def search_customers(
-    session: AsyncSession, q: str, *, tag: str | None = None, region: str = "US",
+    session: AsyncSession,
+    q: str,
+    *,
+    tag: str | None = None,
+    region: str = "US",
     limit: int = 20,
 ) -> list[Customer]:
     """Exact identity matches first (phone, email), then name substrings; merged ones excluded."""
@@ -29,19 +33,26 @@ async def search_customers(
     found: dict[str, Customer] = {}
     identity_values = {v for v in (to_e164(text, region), text.lower()) if v}
     if identity_values:
-        rows = (await session.exec(
-            select(Customer).join(CustomerIdentity,
-                                  col(CustomerIdentity.customer_id) == col(Customer.id))
-            .where(col(CustomerIdentity.value).in_(identity_values),
-                   col(Customer.merged_into_id).is_(None)).limit(limit)
-        )).all()
+        rows = (
+            await session.exec(
+                select(Customer)
+                .join(CustomerIdentity, col(CustomerIdentity.customer_id) == col(Customer.id))
+                .where(
+                    col(CustomerIdentity.value).in_(identity_values),
+                    col(Customer.merged_into_id).is_(None),
+                )
+                .limit(limit)
+            )
+        ).all()
         found.update((c.id, c) for c in rows)
     query = select(Customer).where(col(Customer.merged_into_id).is_(None))
     if text:
-        query = query.where(or_(
-            col(Customer.search_name).like(_like(text.lower()), escape="\\"),
-            col(Customer.company).ilike(_like(text), escape="\\"),
-        ))
+        query = query.where(
+            or_(
+                col(Customer.search_name).like(_like(text.lower()), escape="\\"),
+                col(Customer.company).ilike(_like(text), escape="\\"),
+            )
+        )
     if tag:
         # JSON text match narrows the rows; the exact tag is checked below.
         query = query.where(sa.cast(col(Customer.tags), sa.Text).like(_like(tag), escape="\\"))
@@ -58,25 +69,41 @@ async def suggest_duplicates(session: AsyncSession, customer: Customer) -> list[
     confirm. Never merged automatically: a name alone is too weak a signal."""
     if not customer.search_name:
         return []
-    mine = (await session.exec(
-        select(CustomerIdentity).where(CustomerIdentity.customer_id == customer.id)
-    )).all()
+    mine = (
+        await session.exec(
+            select(CustomerIdentity).where(CustomerIdentity.customer_id == customer.id)
+        )
+    ).all()
     domains = {i.value.split("@", 1)[1] for i in mine if i.kind == "email" and "@" in i.value}
     tails = {i.value[-6:] for i in mine if i.kind == "phone"}
-    same_name = (await session.exec(
-        select(Customer).where(Customer.search_name == customer.search_name,
-                               Customer.id != customer.id,
-                               col(Customer.merged_into_id).is_(None)).limit(20)
-    )).all()
+    same_name = (
+        await session.exec(
+            select(Customer)
+            .where(
+                Customer.search_name == customer.search_name,
+                Customer.id != customer.id,
+                col(Customer.merged_into_id).is_(None),
+            )
+            .limit(20)
+        )
+    ).all()
     out = []
     for other in same_name:
-        theirs = (await session.exec(
-            select(CustomerIdentity).where(CustomerIdentity.customer_id == other.id)
-        )).all()
-        why = [f"same email domain {i.value.split('@', 1)[1]}" for i in theirs
-               if i.kind == "email" and "@" in i.value and i.value.split("@", 1)[1] in domains]
-        why += [f"phone ending {i.value[-6:]}" for i in theirs
-                if i.kind == "phone" and i.value[-6:] in tails]
+        theirs = (
+            await session.exec(
+                select(CustomerIdentity).where(CustomerIdentity.customer_id == other.id)
+            )
+        ).all()
+        why = [
+            f"same email domain {i.value.split('@', 1)[1]}"
+            for i in theirs
+            if i.kind == "email" and "@" in i.value and i.value.split("@", 1)[1] in domains
+        ]
+        why += [
+            f"phone ending {i.value[-6:]}"
+            for i in theirs
+            if i.kind == "phone" and i.value[-6:] in tails
+        ]
         if why:
             out.append({"id": other.id, "name": other.name, "reasons": ["same name", *why]})
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -20,8 +21,9 @@ def tier_for(customer: Customer, settings: CustomerSettings) -> tuple[str, list[
         if rule.min_lifetime_value is not None:
             if customer.lifetime_value < rule.min_lifetime_value:
                 continue
-            reasons.append(f"lifetime value {customer.lifetime_value:,.0f} >= "
-                           f"{rule.min_lifetime_value:,.0f}")
+            reasons.append(
+                f"lifetime value {customer.lifetime_value:,.0f} >= {rule.min_lifetime_value:,.0f}"
+            )
         if rule.tag is not None:
             if rule.tag.lower() not in tags:
                 continue
@@ -39,7 +41,7 @@ async def recompute_value(
     session: AsyncSession, customer: Customer, settings: CustomerSettings, now: datetime
 ) -> None:
     """LTV, tier and churn risk, at once on every change (RFM is relative: see recompute_rfm)."""
-    total, count, last = (
+    total, count, _last = (
         await session.exec(
             select(
                 sa.func.coalesce(sa.func.sum(Order.amount), 0.0),
@@ -57,23 +59,28 @@ async def recompute_value(
 
 
 async def churn_reasons(
-    session: AsyncSession, customer: Customer, settings: CustomerSettings, now: datetime,
+    session: AsyncSession,
+    customer: Customer,
+    settings: CustomerSettings,
+    now: datetime,
     orders: int,
 ) -> list[str]:
     reasons: list[str] = []
     dates = (
         await session.exec(
-            select(Order.ordered_at).where(Order.customer_id == customer.id)
+            select(Order.ordered_at)
+            .where(Order.customer_id == customer.id)
             .order_by(col(Order.ordered_at))
         )
     ).all()
     if orders >= 3:
-        gaps = [(b - a).total_seconds() for a, b in zip(dates, dates[1:], strict=False)]
+        gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(dates)]
         usual = sum(gaps) / len(gaps)
         silent = (now - dates[-1]).total_seconds()
         if usual > 0 and silent > 2 * usual:
-            reasons.append(f"no order for {silent / 86400:.0f} days (usually every "
-                           f"{usual / 86400:.0f})")
+            reasons.append(
+                f"no order for {silent / 86400:.0f} days (usually every {usual / 86400:.0f})"
+            )
     window = now - timedelta(days=settings.churn_window_days)
     complaints = (
         await session.exec(
@@ -107,19 +114,27 @@ async def recompute_rfm(session: AsyncSession, now: datetime) -> int:
     rows = (
         await session.exec(
             select(
-                Order.customer_id, sa.func.max(Order.ordered_at, type_=UTCDateTime), sa.func.count(),
+                Order.customer_id,
+                sa.func.max(Order.ordered_at, type_=UTCDateTime),
+                sa.func.count(),
                 sa.func.sum(Order.amount),
             ).group_by(Order.customer_id)
         )
     ).all()
     recency = [(now - last).total_seconds() / 86400 for _, last, _, _ in rows]
-    r_cut, f_cut, m_cut = quintiles(recency), quintiles([r[2] for r in rows]), quintiles(
-        [float(r[3]) for r in rows])
+    r_cut, f_cut, m_cut = (
+        quintiles(recency),
+        quintiles([r[2] for r in rows]),
+        quintiles([float(r[3]) for r in rows]),
+    )
     for (customer_id, _last, count, amount), days in zip(rows, recency, strict=True):
         customer = await session.get(Customer, customer_id)
         if customer is None:
             continue
-        customer.rfm = {"r": score(days, r_cut, lower_is_better=True), "f": score(count, f_cut),
-                        "m": score(float(amount), m_cut)}
+        customer.rfm = {
+            "r": score(days, r_cut, lower_is_better=True),
+            "f": score(count, f_cut),
+            "m": score(float(amount), m_cut),
+        }
         session.add(customer)
     return len(rows)

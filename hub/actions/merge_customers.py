@@ -19,8 +19,12 @@ from hub.models import (
     Order,
 )
 
-MOVED = {"identities": CustomerIdentity, "interactions": Interaction, "orders": Order,
-         "notes": CustomerNote}
+MOVED = {
+    "identities": CustomerIdentity,
+    "interactions": Interaction,
+    "orders": Order,
+    "notes": CustomerNote,
+}
 
 
 async def merge_customers(hub: Hub, survivor_id: str, merged_id: str, *, actor: str) -> str:
@@ -36,9 +40,13 @@ async def merge_customers(hub: Hub, survivor_id: str, merged_id: str, *, actor: 
             raise Conflict("one of these customers was already merged away")
         moved: dict[str, list[str]] = {}
         for name, model in MOVED.items():
-            ids = list((await tx.session.exec(
-                select(model.id).where(model.customer_id == merged_id)  # type: ignore[attr-defined]
-            )).all())
+            ids = list(
+                (
+                    await tx.session.exec(
+                        select(model.id).where(model.customer_id == merged_id)  # type: ignore[attr-defined]
+                    )
+                ).all()
+            )
             moved[name] = ids
             await _move(tx, model, ids, survivor_id)
         survivor.tags = sorted(set(survivor.tags) | set(merged.tags))
@@ -46,11 +54,21 @@ async def merge_customers(hub: Hub, survivor_id: str, merged_id: str, *, actor: 
             survivor.preferences.setdefault(key, value)
         survivor.consent = {**merged.consent, **survivor.consent}
         merged.merged_into_id = survivor_id
-        record = CustomerMerge(survivor_id=survivor_id, merged_id=merged_id, moved=moved,
-                               actor=actor)
-        tx.session.add_all([merged, record, AuditLog(actor=actor, action="customer.merge",
-                                                     target=survivor_id,
-                                                     detail={"merged": merged_id})])
+        record = CustomerMerge(
+            survivor_id=survivor_id, merged_id=merged_id, moved=moved, actor=actor
+        )
+        tx.session.add_all(
+            [
+                merged,
+                record,
+                AuditLog(
+                    actor=actor,
+                    action="customer.merge",
+                    target=survivor_id,
+                    detail={"merged": merged_id},
+                ),
+            ]
+        )
         await recompute_value(tx.session, survivor, hub.settings.customers, hub.now())
         tx.emit(CustomerUpdated(customer_id=survivor_id))
     return record.id
@@ -71,9 +89,18 @@ async def unmerge_customers(hub: Hub, merge_id: str, *, actor: str) -> None:
         assert merged is not None and survivor is not None
         merged.merged_into_id = None
         record.undone_at = hub.now()
-        tx.session.add_all([merged, record, AuditLog(actor=actor, action="customer.unmerge",
-                                                     target=record.survivor_id,
-                                                     detail={"merged": record.merged_id})])
+        tx.session.add_all(
+            [
+                merged,
+                record,
+                AuditLog(
+                    actor=actor,
+                    action="customer.unmerge",
+                    target=record.survivor_id,
+                    detail={"merged": record.merged_id},
+                ),
+            ]
+        )
         for customer in (survivor, merged):
             await recompute_value(tx.session, customer, hub.settings.customers, hub.now())
             tx.emit(CustomerUpdated(customer_id=customer.id))
@@ -87,6 +114,10 @@ async def _move(tx: Tx, model: type, ids: list[str], customer_id: str) -> None:
 
 
 async def merges_of(tx: Tx, customer_id: str) -> list[CustomerMerge]:
-    return list((await tx.session.exec(
-        select(CustomerMerge).where(CustomerMerge.survivor_id == customer_id)
-    )).all())
+    return list(
+        (
+            await tx.session.exec(
+                select(CustomerMerge).where(CustomerMerge.survivor_id == customer_id)
+            )
+        ).all()
+    )

@@ -15,8 +15,20 @@ from hub.errors import Conflict, Invalid, NotFound
 from hub.events import CustomerUpdated
 from hub.models import AuditLog, Customer, CustomerIdentity, CustomerNote, Order
 
-EDITABLE = ("name", "kind", "company", "contact_person", "language", "timezone", "address",
-            "account_manager_id", "parent_id", "tags", "preferences", "consent")
+EDITABLE = (
+    "name",
+    "kind",
+    "company",
+    "contact_person",
+    "language",
+    "timezone",
+    "address",
+    "account_manager_id",
+    "parent_id",
+    "tags",
+    "preferences",
+    "consent",
+)
 KINDS = ("person", "household", "enterprise")
 
 
@@ -28,8 +40,10 @@ def check_fields(fields: dict[str, Any]) -> dict[str, Any]:
         raise Invalid(f"kind must be one of {', '.join(KINDS)}")
     if "tags" in fields:
         tags = fields["tags"]
-        if not isinstance(tags, list) or len(tags) > 50 or not all(
-            isinstance(t, str) and 0 < len(t) <= 64 for t in tags
+        if (
+            not isinstance(tags, list)
+            or len(tags) > 50
+            or not all(isinstance(t, str) and 0 < len(t) <= 64 for t in tags)
         ):
             raise Invalid("tags are a list of up to 50 short strings")
     for key in ("preferences", "consent"):
@@ -51,17 +65,23 @@ async def add_identity(
     value = normalize_identity(kind, raw, hub.settings.default_region)
     if value is None:
         raise Invalid(f"cannot read the {kind} {raw[:64]!r}")
-    existing = (await tx.session.exec(
-        select(CustomerIdentity).where(CustomerIdentity.kind == kind,
-                                       CustomerIdentity.value == value)
-    )).first()
+    existing = (
+        await tx.session.exec(
+            select(CustomerIdentity).where(
+                CustomerIdentity.kind == kind, CustomerIdentity.value == value
+            )
+        )
+    ).first()
     if existing is not None:
         if existing.customer_id == customer_id:
             return existing
-        raise Conflict(f"{value} belongs to another customer; merge them instead",
-                       customer_id=existing.customer_id)
-    identity = CustomerIdentity(customer_id=customer_id, kind=kind, value=value,
-                                confidence=confidence)
+        raise Conflict(
+            f"{value} belongs to another customer; merge them instead",
+            customer_id=existing.customer_id,
+        )
+    identity = CustomerIdentity(
+        customer_id=customer_id, kind=kind, value=value, confidence=confidence
+    )
     tx.session.add(identity)
     return identity
 
@@ -87,9 +107,14 @@ async def save_customer(
             for ident in fields.get("identities", []) or []:
                 if not isinstance(ident, dict):
                     raise Invalid("identities are objects {kind, value}")
-                await add_identity(hub, tx, customer.id, str(ident.get("kind", "")),
-                                   str(ident.get("value", "")),
-                                   str(ident.get("confidence", "known")))
+                await add_identity(
+                    hub,
+                    tx,
+                    customer.id,
+                    str(ident.get("kind", "")),
+                    str(ident.get("value", "")),
+                    str(ident.get("confidence", "known")),
+                )
             await recompute_value(tx.session, customer, hub.settings.customers, hub.now())
             tx.session.add(AuditLog(actor=actor, action="customer.save", target=customer.id))
             tx.emit(CustomerUpdated(customer_id=customer.id))
@@ -99,8 +124,14 @@ async def save_customer(
 
 
 async def add_order(
-    hub: Hub, customer_id: str, *, amount: float, currency: str = "USD", product: str = "",
-    external_ref: str = "", ordered_at: datetime | None = None,
+    hub: Hub,
+    customer_id: str,
+    *,
+    amount: float,
+    currency: str = "USD",
+    product: str = "",
+    external_ref: str = "",
+    ordered_at: datetime | None = None,
 ) -> Order:
     if not -1e9 < amount < 1e9:
         raise Invalid("amount out of range")
@@ -110,9 +141,14 @@ async def add_order(
         customer = await tx.session.get(Customer, customer_id)
         if customer is None:
             raise NotFound("no such customer")
-        order = Order(customer_id=customer_id, amount=amount, currency=currency.upper(),
-                      product=product[:200], external_ref=external_ref[:100],
-                      ordered_at=ordered_at or hub.now())
+        order = Order(
+            customer_id=customer_id,
+            amount=amount,
+            currency=currency.upper(),
+            product=product[:200],
+            external_ref=external_ref[:100],
+            ordered_at=ordered_at or hub.now(),
+        )
         tx.session.add(order)
         await tx.session.flush()
         await recompute_value(tx.session, customer, hub.settings.customers, hub.now())
@@ -120,29 +156,42 @@ async def add_order(
     return order
 
 
-async def add_note(hub: Hub, customer_id: str, body: str, *, author_id: str, author: str
-                   ) -> CustomerNote:
+async def add_note(
+    hub: Hub, customer_id: str, body: str, *, author_id: str, author: str
+) -> CustomerNote:
     body = (body or "").strip()
     if not body or len(body) > 5000:
         raise Invalid("a note is 1 to 5000 characters")
     async with hub.transaction() as tx:
         if await tx.session.get(Customer, customer_id) is None:
             raise NotFound("no such customer")
-        note = CustomerNote(customer_id=customer_id, body=body, author_agent_id=author_id,
-                            author_name=author, created_at=hub.now())
+        note = CustomerNote(
+            customer_id=customer_id,
+            body=body,
+            author_agent_id=author_id,
+            author_name=author,
+            created_at=hub.now(),
+        )
         tx.session.add(note)
         tx.emit(CustomerUpdated(customer_id=customer_id))
     return note
 
 
-async def set_consent(hub: Hub, customer_id: str, channel: str, allowed: bool, *, why: str
-                      ) -> None:
+async def set_consent(hub: Hub, customer_id: str, channel: str, allowed: bool, *, why: str) -> None:
     async with hub.transaction() as tx:
         customer = await tx.session.get(Customer, customer_id)
         if customer is None:
             raise NotFound("no such customer")
         customer.consent = {**customer.consent, channel: allowed}
-        tx.session.add_all([customer, AuditLog(actor=why, action="customer.consent",
-                                               target=customer_id,
-                                               detail={channel: allowed})])
+        tx.session.add_all(
+            [
+                customer,
+                AuditLog(
+                    actor=why,
+                    action="customer.consent",
+                    target=customer_id,
+                    detail={channel: allowed},
+                ),
+            ]
+        )
         tx.emit(CustomerUpdated(customer_id=customer_id))
