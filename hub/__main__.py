@@ -1,12 +1,16 @@
-"""CLI: python -m hub serve | demo | migrate | create-agent."""
+"""CLI: python -m hub serve | demo | migrate | create-agent | import-customers."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import getpass
+import json
 import logging
 import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
 
 from aiohttp import web
 
@@ -63,6 +67,37 @@ async def _create_agent(settings: Settings, args: argparse.Namespace) -> None:
     print(f"created {agent.role} {agent.username} ({agent.id})")
 
 
+def _progress_bar(total: int) -> Callable[[int], None]:
+    started = time.monotonic()
+
+    def show(done: int) -> None:
+        width = 30
+        filled = int(width * done / total) if total else width
+        rate = done / max(time.monotonic() - started, 1e-6)
+        sys.stderr.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} rows ({rate:,.0f}/s)"
+        )
+        sys.stderr.flush()
+
+    return show
+
+
+async def _import(settings: Settings, args: argparse.Namespace, text: str) -> None:
+    from hub.customer_import import import_customers
+
+    total = max(0, text.count("\n") - 1)
+    hub = build_hub(settings)
+    await hub.store.migrate()
+    try:
+        report = await import_customers(
+            hub, text, dry_run=args.dry_run, progress=_progress_bar(total)
+        )
+    finally:
+        await hub.store.close()
+    sys.stderr.write("\n")
+    print(json.dumps(report.as_dict(), indent=2))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="crmhub")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -75,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--role", default="agent", choices=["agent", "supervisor", "admin"])
     create.add_argument("--name")
     create.add_argument("--queues", help="comma-separated queue ids")
+    imp = sub.add_parser("import-customers", help="import customers (and orders) from CSV")
+    imp.add_argument("file")
+    imp.add_argument("--dry-run", action="store_true", help="report errors, store nothing")
     args = parser.parse_args(argv)
     settings = load_settings(**({"demo_data": True} if args.command == "demo" else {}))
     logging.basicConfig(
@@ -87,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_migrate(settings))
         elif args.command == "create-agent":
             asyncio.run(_create_agent(settings, args))
+        elif args.command == "import-customers":
+            text = Path(args.file).read_text(encoding="utf-8-sig")
+            asyncio.run(_import(settings, args, text))
     except KeyboardInterrupt:
         return 0
     return 0

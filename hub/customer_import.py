@@ -18,7 +18,7 @@ from typing import Any
 from sqlmodel import select
 
 from hub.context import Hub
-from hub.customer_value import recompute_value
+from hub.customer_value import recompute_rfm, recompute_values_bulk
 from hub.customers import normalize_identity
 from hub.models import Customer, CustomerIdentity, Order
 
@@ -135,6 +135,9 @@ async def import_customers(
                 progress(report.rows)
     if batch:
         await _store(hub, batch, report, dry_run)
+    if report.orders and not dry_run:
+        async with hub.store.transaction() as session:
+            await recompute_rfm(session, hub.now())
     if progress:
         progress(report.rows)
     return report
@@ -196,8 +199,9 @@ async def _store_batch(hub: Hub, rows: list[Row], report: ImportReport, dry_run:
                 report.orders += 1
                 session.add(Order(customer_id=customer.id, **row.order))
         await session.flush()
-        for customer in touched.values():
-            await recompute_value(session, customer, hub.settings.customers, hub.now())
+        await recompute_values_bulk(
+            session, list(touched.values()), hub.settings.customers, hub.now()
+        )
         if dry_run:
             raise _RollBack
 

@@ -31,34 +31,37 @@ async def search_customers(
     text = q.strip()[:200]
     limit = max(1, min(limit, MAX_RESULTS))
     found: dict[str, Customer] = {}
-    identity_values = {v for v in (to_e164(text, region), text.lower()) if v}
-    if identity_values:
+    pairs = [
+        ("phone", to_e164(text, region)),
+        ("email", text.lower() if "@" in text else None),
+        ("chat", text),
+        ("external", text),
+    ]
+    wanted = [
+        sa.and_(col(CustomerIdentity.kind) == k, col(CustomerIdentity.value) == v)
+        for k, v in pairs
+        if v
+    ]
+    if text and wanted:  # (kind, value) equality: the unique index answers it
         rows = (
             await session.exec(
                 select(Customer)
                 .join(CustomerIdentity, col(CustomerIdentity.customer_id) == col(Customer.id))
-                .where(
-                    col(CustomerIdentity.value).in_(identity_values),
-                    col(Customer.merged_into_id).is_(None),
-                )
+                .where(or_(*wanted), col(Customer.merged_into_id).is_(None))
                 .limit(limit)
             )
         ).all()
         found.update((c.id, c) for c in rows)
     query = select(Customer).where(col(Customer.merged_into_id).is_(None))
     if text:
-        query = query.where(
-            or_(
-                col(Customer.search_name).like(_like(text.lower()), escape="\\"),
-                col(Customer.company).ilike(_like(text), escape="\\"),
-            )
-        )
+        # A plain substring LIKE on the case-folded name: the trigram index serves it.
+        query = query.where(col(Customer.search_name).like(_like(text.casefold()), escape="\\"))
     if tag:
         # JSON text match narrows the rows; the exact tag is checked below.
         query = query.where(sa.cast(col(Customer.tags), sa.Text).like(_like(tag), escape="\\"))
     if text or tag:
-        rows = (await session.exec(query.order_by(col(Customer.search_name)).limit(limit))).all()
-        for c in rows:
+        rows = (await session.exec(query.limit(limit))).all()
+        for c in sorted(rows, key=lambda c: c.search_name):
             if tag is None or tag in c.tags:
                 found.setdefault(c.id, c)
     return list(found.values())[:limit]

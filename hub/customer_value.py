@@ -127,14 +127,80 @@ async def recompute_rfm(session: AsyncSession, now: datetime) -> int:
         quintiles([r[2] for r in rows]),
         quintiles([float(r[3]) for r in rows]),
     )
-    for (customer_id, _last, count, amount), days in zip(rows, recency, strict=True):
-        customer = await session.get(Customer, customer_id)
-        if customer is None:
-            continue
-        customer.rfm = {
-            "r": score(days, r_cut, lower_is_better=True),
-            "f": score(count, f_cut),
-            "m": score(float(amount), m_cut),
+    updates = [
+        {
+            "id": customer_id,
+            "rfm": {
+                "r": score(days, r_cut, lower_is_better=True),
+                "f": score(count, f_cut),
+                "m": score(float(amount), m_cut),
+            },
         }
-        session.add(customer)
+        for (customer_id, _last, count, amount), days in zip(rows, recency, strict=True)
+    ]
+    for start in range(0, len(updates), 5000):  # ORM bulk UPDATE by primary key
+        await session.execute(sa.update(Customer), updates[start : start + 5000])
     return len(rows)
+
+
+async def recompute_values_bulk(
+    session: AsyncSession,
+    customers: Sequence[Customer],
+    settings: CustomerSettings,
+    now: datetime,
+) -> None:
+    """recompute_value for a batch (imports) in three queries instead of three per customer."""
+    ids = [c.id for c in customers]
+    if not ids:
+        return
+    dates: dict[str, list[datetime]] = {i: [] for i in ids}
+    totals: dict[str, float] = dict.fromkeys(ids, 0.0)
+    for customer_id, when, amount in (
+        await session.exec(
+            select(Order.customer_id, Order.ordered_at, Order.amount)
+            .where(col(Order.customer_id).in_(ids))
+            .order_by(col(Order.ordered_at))
+        )
+    ).all():
+        dates[customer_id].append(when)
+        totals[customer_id] += float(amount)
+    window = now - timedelta(days=settings.churn_window_days)
+    complaints = dict(
+        (
+            await session.exec(
+                select(Interaction.customer_id, sa.func.count())
+                .where(
+                    col(Interaction.customer_id).in_(ids),
+                    col(Interaction.disposition).in_(settings.churn_complaint_dispositions),
+                    col(Interaction.created_at) >= window,
+                )
+                .group_by(Interaction.customer_id)
+            )
+        ).all()
+    )
+    for customer in customers:
+        customer.lifetime_value = round(totals[customer.id], 2)
+        customer.tier, customer.tier_reasons = tier_for(customer, settings)
+        customer.churn_reasons = _churn(
+            dates[customer.id], complaints.get(customer.id, 0), settings, now
+        )
+        customer.churn_risk = bool(customer.churn_reasons)
+        customer.updated_at = now
+        session.add(customer)
+
+
+def _churn(
+    dates: list[datetime], complaints: int, settings: CustomerSettings, now: datetime
+) -> list[str]:
+    reasons = []
+    if len(dates) >= 3:
+        gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(dates)]
+        usual = sum(gaps) / len(gaps)
+        silent = (now - dates[-1]).total_seconds()
+        if usual > 0 and silent > 2 * usual:
+            reasons.append(
+                f"no order for {silent / 86400:.0f} days (usually every {usual / 86400:.0f})"
+            )
+    if complaints >= 2:
+        reasons.append(f"{complaints} complaints in {settings.churn_window_days} days")
+    return reasons

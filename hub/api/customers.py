@@ -151,11 +151,7 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
     writer.writerow(columns)
     async with hub_of(request).store.session() as session:
         result = await session.stream(
-            select(Customer)
-            .where(
-                col(Customer.merged_into_id).is_(None)
-            )
-            .order_by(Customer.id)
+            select(Customer).where(col(Customer.merged_into_id).is_(None)).order_by(Customer.id)
         )
         async for (c,) in result:
             writer.writerow(
