@@ -8,7 +8,15 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from hub.models import Customer, CustomerIdentity, Interaction, Message
+from hub.models import (
+    Customer,
+    CustomerIdentity,
+    CustomerNote,
+    Interaction,
+    Message,
+    Order,
+    UTCDateTime,
+)
 from hub.phones import to_e164
 
 IDENTITY_KINDS = ("phone", "email", "chat", "external")
@@ -105,12 +113,37 @@ async def customer_card(session: AsyncSession, customer_id: str, recent: int = 5
                 "disposition": it.disposition,
             }
         )
+    notes = (
+        await session.exec(
+            select(CustomerNote.body, CustomerNote.author_name)
+            .where(CustomerNote.customer_id == customer_id)
+            .order_by(col(CustomerNote.created_at).desc())
+            .limit(3)
+        )
+    ).all()
+    orders = (
+        await session.exec(
+            select(sa.func.count(), sa.func.max(Order.ordered_at, type_=UTCDateTime)).where(
+                Order.customer_id == customer_id
+            )
+        )
+    ).one()
     return {
         "id": customer.id,
         "name": customer.name,
         "kind": customer.kind,
         "tier": customer.tier,
+        "tier_reasons": customer.tier_reasons,
         "lifetime_value": customer.lifetime_value,
+        "rfm": customer.rfm,
+        "churn_risk": customer.churn_risk,
+        "churn_reasons": customer.churn_reasons,
+        "preferences": customer.preferences,
+        "consent": customer.consent,
+        "language": customer.language,
+        "company": customer.company,
+        "orders": {"count": int(orders[0]), "last": orders[1].isoformat() if orders[1] else None},
+        "notes": [{"body": body[:300], "author": author} for body, author in notes],
         "tags": customer.tags,
         "identities": [
             {"kind": i.kind, "value": i.value, "confidence": i.confidence} for i in identities

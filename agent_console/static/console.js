@@ -112,7 +112,19 @@
     const card = $("#offer-template").content.firstElementChild.cloneNode(true);
     header(card, item);
     text($(".priority", card), "Priority: " + (item.priority_explain || item.interaction.priority_explain));
-    text($(".value", card), "Lifetime value: " + Math.round(item.customer.lifetime_value));
+    const c = item.customer;
+    text($(".value", card), "Lifetime value: " + Math.round(c.lifetime_value) +
+      ((c.tier_reasons || []).length ? " (" + c.tier_reasons.join(", ") + ")" : ""));
+    if (c.churn_risk) {
+      const churn = $(".churn", card);
+      churn.hidden = false;
+      text(churn, "Churn risk: " + (c.churn_reasons || []).join("; "));
+    }
+    for (const n of c.notes || []) {
+      const li = document.createElement("li");
+      text(li, n.author + ": " + n.body);
+      $(".notes", card).appendChild(li);
+    }
     const last = item.messages[item.messages.length - 1];
     text($(".last-message", card), last ? last.body : "");
     const list = $(".history", card);
