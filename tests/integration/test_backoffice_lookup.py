@@ -83,5 +83,5 @@ async def test_a_slow_back_office_never_delays_a_webhook(
                 record = (await session.exec(select(BackofficeRecord))).first()
             if record is not None:
                 break
-            await asyncio.sleep(0.05)  # noqa: ASYNC110 - written by a background consumer
+            await asyncio.sleep(0.05)  # written by a background consumer: poll
     assert "did not answer" in record.error

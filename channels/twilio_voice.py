@@ -1,0 +1,136 @@
+"""Twilio Voice: normalize call webhooks and build the TwiML we answer (the library escapes)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from twilio.twiml.voice_response import Dial, VoiceResponse
+
+from channels.base import ChannelError, InboundContact
+
+CALL_STATUSES = frozenset(
+    {"queued", "ringing", "in-progress", "completed", "busy", "failed", "no-answer", "canceled"}
+)
+ENDED = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceStatus:
+    call_sid: str
+    status: str
+    duration_s: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    call_sid: str
+    url: str
+    duration_s: int | None
+
+
+def _sid(form: Mapping[str, str]) -> str:
+    sid = (form.get("CallSid") or "").strip()
+    if not sid or len(sid) > 64:
+        raise ChannelError("CallSid is missing")
+    return sid
+
+
+def _int(value: str | None) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return max(0, int(str(value)))
+    except ValueError:
+        raise ChannelError(f"not a number: {str(value)[:20]!r}") from None
+
+
+def parse_voice_webhook(form: Mapping[str, str]) -> InboundContact:
+    sender = (form.get("From") or "").strip()
+    if not sender:
+        raise ChannelError("From is missing")
+    return InboundContact(
+        channel="voice",
+        provider_ref=_sid(form),
+        sender=sender[:64],
+        recipient=(form.get("To") or "")[:64],
+        sender_name=(form.get("CallerName") or "")[:200],
+        body="Incoming call",
+        meta={
+            "source": "twilio",
+            "call_status": (form.get("CallStatus") or "")[:32],
+            "direction": (form.get("Direction") or "inbound")[:32],
+        },
+    )
+
+
+def parse_voice_status(form: Mapping[str, str]) -> VoiceStatus:
+    status = (form.get("CallStatus") or "").strip().lower()
+    if status not in CALL_STATUSES:
+        raise ChannelError(f"unknown CallStatus {status[:32]!r}")
+    return VoiceStatus(_sid(form), status, _int(form.get("CallDuration")))
+
+
+def parse_recording(form: Mapping[str, str]) -> Recording:
+    url = (form.get("RecordingUrl") or "").strip()
+    if not url.startswith("https://") and not url.startswith("http://"):
+        raise ChannelError("RecordingUrl is missing")
+    return Recording(_sid(form), url[:1000], _int(form.get("RecordingDuration")))
+
+
+def enqueue_twiml(greeting: str, queue_name: str, wait_url: str, language: str) -> str:
+    r = VoiceResponse()
+    r.say(greeting, language=language)
+    r.enqueue(queue_name, wait_url=wait_url, wait_url_method="POST")
+    return str(r)
+
+
+def wait_twiml(
+    position: int | None, wait_s: float | None, hold_music_url: str, language: str
+) -> str:
+    r = VoiceResponse()
+    if position:
+        text = f"You are number {position} in line."
+        if wait_s is not None:
+            minutes = max(1, round(wait_s / 60))
+            text += f" The estimated wait is about {minutes} minute{'s' if minutes > 1 else ''}."
+        r.say(text, language=language)
+    if hold_music_url:
+        r.play(hold_music_url)
+    else:
+        r.pause(length=10)
+    return str(r)
+
+
+def voicemail_twiml(message: str, action_url: str, language: str) -> str:
+    r = VoiceResponse()
+    r.say(message, language=language)
+    r.record(action=action_url, method="POST", max_length=120, play_beep=True)
+    r.say("We did not get a message. Goodbye.", language=language)
+    return str(r)
+
+
+def dial_agent_twiml(*, client_identity: str, phone: str, caller_id: str | None) -> str:
+    r = VoiceResponse()
+    dial = Dial(caller_id=caller_id) if caller_id else Dial()
+    if client_identity:
+        dial.client(client_identity)
+    elif phone:
+        dial.number(phone)
+    else:
+        raise ChannelError("the agent has neither a client identity nor a phone number")
+    r.append(dial)
+    return str(r)
+
+
+def reject_twiml() -> str:
+    r = VoiceResponse()
+    r.reject(reason="busy")
+    return str(r)
+
+
+def hangup_twiml(message: str, language: str) -> str:
+    r = VoiceResponse()
+    r.say(message, language=language)
+    r.hangup()
+    return str(r)
