@@ -22,6 +22,7 @@ from hub.context import Hub
 from hub.customers import customer_card
 from hub.events import (
     AgentStatusChanged,
+    CallRinging,
     CustomerUpdated,
     Event,
     InteractionAssigned,
@@ -111,6 +112,12 @@ class Broadcaster:
                     await self.to_agent(agent.id, "status", agent_dict(agent))
             elif isinstance(event, CustomerUpdated):
                 await self._customer(session, event.customer_id)
+            elif isinstance(event, CallRinging):
+                it = await session.get(Interaction, event.interaction_id)
+                if it is not None:
+                    item = await work_item(session, it)
+                    for agent_id in event.agent_ids:
+                        await self.to_agent(agent_id, "call.ringing", item)
 
     async def _message(self, session: Any, event: MessageCreated | MessageStatusChanged) -> None:
         message = await session.get(Message, event.message_id)

@@ -24,7 +24,7 @@ from hub.api import customers as customers_api
 from hub.api import openapi as openapi_api
 from hub.api import ops as ops_api
 from hub.api import queues as queues_api
-from hub.api import webhooks_twilio
+from hub.api import webhooks_cti, webhooks_twilio, webhooks_voice
 from hub.app_keys import DEMO_LOGINS, HUB, SIO
 from hub.backoffice import BACKOFFICE_GROUP
 from hub.bus import EventBus, InMemoryBus, RedisBus, consume
@@ -115,6 +115,8 @@ def create_app(
         queues_api,
         customers_api,
         webhooks_twilio,
+        webhooks_voice,
+        webhooks_cti,
         console_web,
         openapi_api,
     ):

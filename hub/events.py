@@ -103,6 +103,15 @@ class CustomerUpdated(Event):
     customer_id: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class CallRinging(Event):
+    """A PBX call rings: pop the caller's card on these agents' consoles."""
+
+    wire: ClassVar[str] = "call.ringing"
+    interaction_id: str
+    agent_ids: tuple[str, ...] = ()
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.wire: cls
     for cls in (
@@ -116,6 +125,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         MessageStatusChanged,
         AgentStatusChanged,
         CustomerUpdated,
+        CallRinging,
     )
 }
 

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from channels.base import OutboundMessage, SendError
+from hub.call_connector import connect_agent
 from hub.context import Hub
 from hub.events import MessageStatusChanged, from_wire
 from hub.models import Interaction, Message, OutboxEntry
@@ -56,7 +57,7 @@ async def _claim_sends(hub: Hub) -> list[OutboxEntry]:
             await session.exec(
                 select(OutboxEntry)
                 .where(
-                    OutboxEntry.kind == "send",
+                    col(OutboxEntry.kind).in_(("send", "connect")),
                     col(OutboxEntry.done).is_(False),
                     col(OutboxEntry.next_attempt_at) <= now,
                 )
@@ -86,8 +87,25 @@ async def relay_sends(hub: Hub) -> int:
     """Send every due outbound message through its channel adapter; returns how many were tried."""
     claimed = await _claim_sends(hub)
     for entry in claimed:
-        await _send_one(hub, entry)
+        if entry.kind == "connect":
+            await _connect_one(hub, entry)
+        else:
+            await _send_one(hub, entry)
     return len(claimed)
+
+
+async def _connect_one(hub: Hub, entry: OutboxEntry) -> None:
+    try:
+        await connect_agent(hub, entry)
+    except SendError as exc:
+        hub.metrics.sends.labels("voice", "error").inc()
+        if exc.permanent or entry.attempts + 1 >= MAX_SEND_ATTEMPTS:
+            await _finish(hub, entry, None, "failed", str(exc))
+        else:
+            await _retry(hub, entry, str(exc))
+        return
+    hub.metrics.sends.labels("voice", "connected").inc()
+    await _finish(hub, entry, None, "sent", "")
 
 
 async def _send_one(hub: Hub, entry: OutboxEntry) -> None:

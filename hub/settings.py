@@ -93,6 +93,21 @@ class CustomerSettings(BaseModel):
     backoffice_token: str = Field(default="", repr=False)
 
 
+class VoiceSettings(BaseModel):
+    greeting: str = "Thank you for calling. Please hold while we connect you."
+    language: str = "en-US"
+    hold_music_url: str = ""  # empty = silence between announcements
+    voicemail_message: str = (
+        "Nobody can take your call right now. Please leave a message after the tone."
+    )
+    caller_id: str = ""  # shown to agents' phones when the hub dials them; empty = the caller's
+
+
+class CtiSettings(BaseModel):
+    blocked_numbers: list[str] = []  # answered {"action": "reject", "reason": "busy"}
+    hmac_secret: str = Field(default="", repr=False)  # set = X-CTI-Signature required too
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CRMHUB_", env_nested_delimiter="__", extra="ignore"
@@ -116,6 +131,8 @@ class Settings(BaseSettings):
     twilio: TwilioSettings = TwilioSettings()
     routing: RoutingSettings = RoutingSettings()
     customers: CustomerSettings = CustomerSettings()
+    voice: VoiceSettings = VoiceSettings()
+    cti: CtiSettings = CtiSettings()
     queues: list[QueueSettings] = [QueueSettings(id="support", name="Support")]
 
     @classmethod

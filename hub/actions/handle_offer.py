@@ -9,7 +9,18 @@ from hub.actions.route_interactions import requeue
 from hub.context import Hub
 from hub.errors import Conflict, NotFound
 from hub.events import InteractionAssigned
-from hub.models import Agent, Interaction, Offer
+from hub.models import Agent, Interaction, Offer, OutboxEntry
+
+
+def needs_connect(it: Interaction) -> bool:
+    """A live Twilio call waiting in <Enqueue> (not a voicemail, call-back or CTI call)."""
+    return (
+        it.channel == "voice"
+        and it.meta.get("source") == "twilio"
+        and not it.meta.get("voicemail")
+        and not it.meta.get("ended_at")
+        and it.direction == "in"
+    )
 
 
 async def accept_offer(hub: Hub, agent_id: str, interaction_id: str) -> Interaction:
@@ -40,7 +51,18 @@ async def accept_offer(hub: Hub, agent_id: str, interaction_id: str) -> Interact
             agent.missed_offers = 0
             tx.session.add(agent)
         hub.metrics.offers.labels("accepted").inc()
+        if needs_connect(interaction):
+            # Bridge the waiting Twilio call to the agent; the relay retries on errors.
+            tx.session.add(
+                OutboxEntry(
+                    kind="connect",
+                    payload={"interaction_id": interaction_id, "agent_id": agent_id},
+                    next_attempt_at=now,
+                )
+            )
         tx.emit(InteractionAssigned(interaction_id=interaction_id, agent_id=agent_id))
+    if needs_connect(interaction):
+        hub.kick("sender")
     return interaction
 
 

@@ -54,14 +54,14 @@ def check_contact(hub: Hub, contact: InboundContact) -> InboundContact:
 
 
 async def receive_contact(
-    hub: Hub, contact: InboundContact, *, queue_id: str | None = None
+    hub: Hub, contact: InboundContact, *, queue_id: str | None = None, state: str = "queued"
 ) -> Received:
     """Idempotent on (channel, provider_ref): a provider retry returns the first result."""
     check_contact(hub, contact)
     for attempt in range(3):
         try:
             async with hub.transaction() as tx:
-                return await do_receive_contact(hub, tx, contact, queue_id)
+                return await do_receive_contact(hub, tx, contact, queue_id, state)
         except IntegrityError:
             # A concurrent duplicate (or identity) insert won the race: look again.
             if attempt == 2:
@@ -85,7 +85,7 @@ async def _existing(tx: Tx, contact: InboundContact) -> Received | None:
 
 
 async def do_receive_contact(
-    hub: Hub, tx: Tx, contact: InboundContact, queue_id: str | None
+    hub: Hub, tx: Tx, contact: InboundContact, queue_id: str | None, state: str = "queued"
 ) -> Received:
     existing = await _existing(tx, contact)
     if existing is not None:
@@ -108,6 +108,10 @@ async def do_receive_contact(
             hub_address=contact.recipient[:320],
             enqueued_at=now,
             created_at=now,
+            state=state,  # "ringing" for PBX calls: the PBX routes those, not us
+            direction="out" if contact.meta.get("direction") == "out" else "in",
+            provider_ref=contact.provider_ref if contact.channel == "voice" else None,
+            meta={k: v for k, v in contact.meta.items() if k in ("source", "users", "queue")},
             preferred_agent_id=await preferred_agent(tx.session, customer),
         )
         tx.session.add(interaction)

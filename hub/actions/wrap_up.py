@@ -30,8 +30,12 @@ async def wrap_up(
             sa.update(Interaction)
             .where(
                 col(Interaction.id) == interaction_id,
-                col(Interaction.state) == "assigned",
                 col(Interaction.assigned_agent_id) == agent_id,
+                # Open, or a call the hangup already closed that still needs its disposition.
+                sa.or_(
+                    col(Interaction.state) == "assigned",
+                    sa.and_(col(Interaction.state) == "closed", col(Interaction.disposition) == ""),
+                ),
             )
             .values(state="closed", disposition=disposition, wrapup_note=note, closed_at=now)
         )

@@ -11,6 +11,7 @@ AGENT_EVENTS = (
     "state",
     "status",
     "offer",
+    "call.ringing",
     "offer.revoked",
     "interaction.assigned",
     "interaction.updated",

@@ -1,0 +1,58 @@
+"""POST /webhooks/cti/{token}: Zammad-compatible generic CTI for any PBX (form or JSON)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from aiohttp import web
+
+from channels.base import ChannelError
+from channels.cti import cti_signature_ok, cti_token_ok, parse_cti
+from hub.actions.handle_cti import handle_cti
+from hub.api.common import hub_of
+from hub.errors import Invalid, Unauthorized
+
+
+async def read_payload(request: web.Request, body: bytes) -> dict[str, Any]:
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(body or b"{}")
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise Invalid("the body must be JSON") from None
+        if not isinstance(data, dict):
+            raise Invalid("the body must be a JSON object")
+        return data
+    form = await request.post()
+    out: dict[str, Any] = {}
+    for key in set(form.keys()):
+        values = [str(v) for v in form.getall(key)]
+        out[key] = values if key.endswith("[]") or len(values) > 1 else values[0]
+    return out
+
+
+async def cti(request: web.Request) -> web.Response:
+    hub = hub_of(request)
+    if not cti_token_ok(hub.settings.cti_token, request.match_info["token"]):
+        hub.metrics.webhooks.labels("cti", "bad_token").inc()
+        raise Unauthorized("unknown CTI token")
+    body = await request.read()
+    secret = hub.settings.cti.hmac_secret
+    if secret and not cti_signature_ok(
+        secret, request.headers.get("X-CTI-Signature"), body, time.time()
+    ):
+        hub.metrics.webhooks.labels("cti", "bad_signature").inc()
+        raise Unauthorized("missing or wrong X-CTI-Signature")
+    try:
+        event = parse_cti(await read_payload(request, body))
+    except ChannelError as exc:
+        hub.metrics.webhooks.labels("cti", "invalid").inc()
+        raise Invalid(str(exc)) from None
+    answer = await handle_cti(hub, event)
+    hub.metrics.webhooks.labels("cti", event.event).inc()
+    return web.json_response(answer)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/webhooks/cti/{token}", cti)

@@ -1,0 +1,93 @@
+"""Twilio Voice webhooks: incoming call, wait announcements, recordings, status callbacks."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from channels.base import ChannelError
+from channels.twilio_voice import (
+    ENDED,
+    enqueue_twiml,
+    parse_recording,
+    parse_voice_status,
+    parse_voice_webhook,
+    voicemail_twiml,
+    wait_twiml,
+)
+from hub.actions.end_call import end_call, find_call
+from hub.actions.receive_call import receive_call
+from hub.actions.store_recording import store_recording
+from hub.api.common import hub_of
+from hub.api.webhooks_twilio import signed_form, twiml
+from hub.errors import Invalid
+from hub.queue_position import queue_position
+
+
+async def voice(request: web.Request) -> web.Response:
+    hub = hub_of(request)
+    form = await signed_form(request, hub, "voice")
+    try:
+        contact = parse_voice_webhook(form)
+    except ChannelError as exc:
+        raise Invalid(str(exc)) from None
+    answer = await receive_call(hub, contact)
+    hub.metrics.webhooks.labels("voice", "duplicate" if answer.duplicate else "stored").inc()
+    if not answer.duplicate:
+        hub.metrics.interactions.labels("voice").inc()
+    cfg = hub.settings.voice
+    if answer.voicemail:
+        action = hub.settings.public_url("/webhooks/twilio/voice/recording")
+        return twiml(voicemail_twiml(cfg.voicemail_message, action, cfg.language))
+    wait_url = hub.settings.public_url("/webhooks/twilio/voice/wait")
+    return twiml(enqueue_twiml(cfg.greeting, answer.queue_id, wait_url, cfg.language))
+
+
+async def wait(request: web.Request) -> web.Response:
+    hub = hub_of(request)
+    form = await signed_form(request, hub, "voice_wait")
+    cfg = hub.settings.voice
+    call = await find_call(hub, (form.get("CallSid") or "")[:64])
+    ranked = await queue_position(hub, call.id) if call is not None else None
+    position: int | None
+    estimate: float | None
+    if ranked is not None:
+        position, estimate = ranked.position, ranked.estimated_wait_s
+    else:  # not ours (or already offered): Twilio's own figures
+        try:
+            position, estimate = int(form.get("QueuePosition") or 0) or None, None
+        except ValueError:
+            position, estimate = None, None
+    return twiml(wait_twiml(position, estimate, cfg.hold_music_url, cfg.language))
+
+
+async def status(request: web.Request) -> web.Response:
+    hub = hub_of(request)
+    form = await signed_form(request, hub, "voice_status")
+    try:
+        parsed = parse_voice_status(form)
+    except ChannelError as exc:
+        raise Invalid(str(exc)) from None
+    if parsed.status in ENDED:
+        await end_call(hub, parsed.call_sid, parsed.status, parsed.duration_s)
+    return twiml("<Response/>")
+
+
+async def recording(request: web.Request) -> web.Response:
+    hub = hub_of(request)
+    form = await signed_form(request, hub, "voice_recording")
+    try:
+        rec = parse_recording(form)
+    except ChannelError as exc:
+        raise Invalid(str(exc)) from None
+    await store_recording(hub, rec.call_sid, rec.url, rec.duration_s)
+    return twiml(
+        '<?xml version="1.0" encoding="UTF-8"?><Response><Say>Thank you. Goodbye.</Say>'
+        "<Hangup/></Response>"
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/webhooks/twilio/voice", voice)
+    app.router.add_post("/webhooks/twilio/voice/wait", wait)
+    app.router.add_post("/webhooks/twilio/voice/status", status)
+    app.router.add_post("/webhooks/twilio/voice/recording", recording)
