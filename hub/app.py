@@ -20,6 +20,7 @@ from hub import backoffice
 from hub.api import agent as agent_api
 from hub.api import agents as agents_api
 from hub.api import auth as auth_api
+from hub.api import calls as calls_api
 from hub.api import customers as customers_api
 from hub.api import openapi as openapi_api
 from hub.api import ops as ops_api
@@ -114,6 +115,7 @@ def create_app(
         agents_api,
         queues_api,
         customers_api,
+        calls_api,
         webhooks_twilio,
         webhooks_voice,
         webhooks_cti,

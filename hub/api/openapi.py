@@ -74,6 +74,9 @@ OPERATIONS: dict[str, dict[str, Op]] = {
         "post": ("post", "Refresh the back-office lookup now", True, None, "")
     },
     "/api/merges/{merge_id}/undo": {"post": ("post", "Undo a merge", True, None, "")},
+    "/api/calls": {
+        "get": ("get", "Call log: ?customer_id=, ?agent_id= (agents: their own)", True, None, "")
+    },
     "/api/openapi.json": {"get": ("get", "This document", False, None, "")},
 }
 

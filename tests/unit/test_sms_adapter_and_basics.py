@@ -101,3 +101,13 @@ def test_environment_overrides_the_toml(monkeypatch: pytest.MonkeyPatch) -> None
     assert s.redis_url == "redis://example:6379/1"
     assert [q.id for q in s.queues] == ["support", "sales", "vip"]  # from config/default.toml
     assert "from-env" not in repr(s)
+
+
+@pytest.mark.parametrize("raw", ["+86 138 0013 8000", "008613800138000", "13800138000"])
+def test_chinese_mobile_numbers_are_one_identity(raw: str) -> None:
+    assert to_e164(raw, "CN") == "+8613800138000"
+
+
+@pytest.mark.parametrize("raw", ["+49 30 123456", "0049 30 123456", "030 123456"])
+def test_german_numbers_with_de_as_default_region(raw: str) -> None:
+    assert to_e164(raw, "DE") == "+4930123456"
