@@ -18,6 +18,7 @@ from hub.actions.wrap_up import wrap_up
 from hub.auth import agent_for_token
 from hub.context import Hub
 from hub.errors import HubError, Invalid
+from hub.origins import same_origin
 
 log = logging.getLogger(__name__)
 Ack = dict[str, Any]
@@ -42,6 +43,11 @@ class AgentNamespace(socketio.AsyncNamespace):
         self.hub = hub
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        origin = environ.get("HTTP_ORIGIN")
+        if origin and not same_origin(self.hub.settings, origin, environ):
+            raise socketio.exceptions.ConnectionRefusedError(
+                {"ok": False, "error": "forbidden", "message": "wrong origin"}
+            )
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
             agent = await agent_for_token(self.hub, token if isinstance(token, str) else None)

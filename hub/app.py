@@ -35,6 +35,7 @@ from hub.demo import seed_demo
 from hub.loops import run_loop
 from hub.metrics import Metrics
 from hub.middleware import MIDDLEWARES
+from hub.origins import same_origin
 from hub.queues_config import sync_queues
 from hub.relays import relay_events, relay_sends
 from hub.routing_loop import ROUTING_GROUP, on_events, tick
@@ -72,13 +73,12 @@ def build_hub(settings: Settings, clock: Callable[[], datetime] | None = None) -
 
 
 def origin_check(settings: Settings) -> Callable[[str, dict[str, Any]], bool]:
-    """Browsers may open sockets from the hub's own pages (same host) or the public base URL."""
-    public = settings.public_base_url.rstrip("/")
+    """Engine level: the hub's own pages, plus the websites allowed to embed the chat widget.
+    The /agent and /supervisor namespaces check again for same origin on connect."""
+    embedders = set(settings.chat.allowed_origins)
 
     def allowed(origin: str, environ: dict[str, Any]) -> bool:
-        host = environ.get("HTTP_HOST", "")
-        same = {f"http://{host}", f"https://{host}"} if host else set()
-        return origin == public or origin in same
+        return same_origin(settings, origin, environ) or "*" in embedders or origin in embedders
 
     return allowed
 

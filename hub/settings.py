@@ -108,6 +108,16 @@ class CtiSettings(BaseModel):
     hmac_secret: str = Field(default="", repr=False)  # set = X-CTI-Signature required too
 
 
+class ChatSettings(BaseModel):
+    allowed_origins: list[str] = ["*"]  # websites that may embed the widget
+    identity_secret: str = Field(default="change-me-chat-identity-secret", repr=False)
+    session_ttl_s: int = 30 * 86400
+    queue: str = "support"
+    max_messages_per_minute: int = 20  # per visitor
+    max_messages_per_minute_per_ip: int = 120
+    closing_message: str = "Thanks for chatting with us!"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CRMHUB_", env_nested_delimiter="__", extra="ignore"
@@ -133,6 +143,7 @@ class Settings(BaseSettings):
     customers: CustomerSettings = CustomerSettings()
     voice: VoiceSettings = VoiceSettings()
     cti: CtiSettings = CtiSettings()
+    chat: ChatSettings = ChatSettings()
     queues: list[QueueSettings] = [QueueSettings(id="support", name="Support")]
 
     @classmethod
