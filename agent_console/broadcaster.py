@@ -18,6 +18,7 @@ from agent_console.presenter import (
     offer_payload,
     work_item,
 )
+from channels.web_chat import CHAT_NS, visitor_room
 from hub.context import Hub
 from hub.customers import customer_card
 from hub.events import (
@@ -98,6 +99,7 @@ class Broadcaster:
                     await self.to_agent(
                         event.agent_id, "interaction.assigned", await work_item(session, it)
                     )
+                    await self._tell_visitor(session, it, event.agent_id)
             elif isinstance(event, MessageCreated | MessageStatusChanged):
                 await self._message(session, event)
             elif isinstance(event, InteractionUpdated):
@@ -106,6 +108,13 @@ class Broadcaster:
                     await self.to_agent(
                         event.agent_id or holder(it), "interaction.updated", interaction_dict(it)
                     )
+                    if it.channel == "chat" and it.state == "closed":
+                        await self.sio.emit(
+                            "closed",
+                            {"message": self.hub.settings.chat.closing_message},
+                            room=visitor_room(it.customer_address),
+                            namespace=CHAT_NS,
+                        )
             elif isinstance(event, AgentStatusChanged):
                 agent = await session.get(Agent, event.agent_id)
                 if agent is not None:
@@ -118,6 +127,15 @@ class Broadcaster:
                     item = await work_item(session, it)
                     for agent_id in event.agent_ids:
                         await self.to_agent(agent_id, "call.ringing", item)
+
+    async def _tell_visitor(self, session: Any, it: Interaction, agent_id: str) -> None:
+        if it.channel != "chat":
+            return
+        agent = await session.get(Agent, agent_id)
+        name = (agent.display_name or "Agent") if agent else "Agent"
+        await self.sio.emit(
+            "agent", {"name": name}, room=visitor_room(it.customer_address), namespace=CHAT_NS
+        )
 
     async def _message(self, session: Any, event: MessageCreated | MessageStatusChanged) -> None:
         message = await session.get(Message, event.message_id)

@@ -135,6 +135,27 @@ class AgentNamespace(socketio.AsyncNamespace):
 
         return await self._run(sid, work)
 
+    async def on_typing(self, sid: str, data: Any = None) -> Ack:
+        async def work(agent_id: str) -> Ack:
+            from channels.web_chat import CHAT_NS, visitor_room
+            from hub.models import Interaction
+
+            interaction_id = _field(data, "interaction_id", limit=64)
+            async with self.hub.store.session() as session:
+                it = await session.get(Interaction, interaction_id)
+            if it is None or it.assigned_agent_id != agent_id or it.channel != "chat":
+                raise Invalid("typing is shown in your own chats only")
+            typing = bool(isinstance(data, dict) and data.get("typing"))
+            await self.server.emit(
+                "typing",
+                {"typing": typing},
+                room=visitor_room(it.customer_address),
+                namespace=CHAT_NS,
+            )
+            return {}
+
+        return await self._run(sid, work)
+
     async def on_sync(self, sid: str, data: Any = None) -> Ack:
         async def work(agent_id: str) -> Ack:
             from hub.models import Agent

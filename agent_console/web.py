@@ -30,7 +30,30 @@ async def vendor(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
 
 
+async def widget(request: web.Request) -> web.StreamResponse:
+    """The embeddable chat widget: any website may load it."""
+    return web.FileResponse(
+        STATIC / "widget.js",
+        headers={
+            "Cache-Control": "public, max-age=300",
+            "Access-Control-Allow-Origin": "*",
+            "Content-Type": "application/javascript; charset=utf-8",
+        },
+    )
+
+
+async def widget_vendor(request: web.Request) -> web.StreamResponse:
+    path = VENDOR["socket.io.min.js"]
+    if not path.exists():
+        return web.Response(status=503, text="run `npm ci` to install the widget's libraries")
+    return web.FileResponse(
+        path, headers={"Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*"}
+    )
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/widget.js", widget)
+    app.router.add_get("/widget/socket.io.min.js", widget_vendor)
     app.router.add_get("/", console_root)
     app.router.add_get("/console", console_root)
     app.router.add_get("/console/", console_index)

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from agent_console import web as console_web
 from agent_console.broadcaster import CONSOLE_GROUP, Broadcaster
+from agent_console.chat_namespace import ChatNamespace
 from agent_console.namespace import AgentNamespace
 from hub import backoffice
 from hub.api import agent as agent_api
@@ -107,6 +108,7 @@ def create_app(
     sio = build_sio(settings)
     app[HUB], app[SIO] = hub, sio
     sio.register_namespace(AgentNamespace(hub))
+    sio.register_namespace(ChatNamespace(hub))
     sio.attach(app)
     for module in (
         ops_api,
@@ -134,7 +136,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     for group in (ROUTING_GROUP, CONSOLE_GROUP, BACKOFFICE_GROUP):
         await hub.bus.ensure_group(group)
     await sync_queues(hub)
-    await open_channels(hub)
+    await open_channels(hub, app[SIO])
     app[DEMO_LOGINS] = await seed_demo(hub) if hub.settings.demo_data else []
     yield
     await close_channels(hub)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from channels.twilio_client import close_twilio_client, make_twilio_client
 from channels.twilio_sms import TwilioSmsChannel
+from channels.web_chat import Emitter, WebChatChannel
 from hub.context import Hub
 
 
-async def open_channels(hub: Hub) -> None:
+async def open_channels(hub: Hub, sio: Emitter) -> None:
     settings = hub.settings
     client = make_twilio_client(settings.twilio)
     hub.channels["sms"] = TwilioSmsChannel(
@@ -16,6 +17,7 @@ async def open_channels(hub: Hub) -> None:
         status_callback=settings.public_url("/webhooks/twilio/sms/status"),
     )
     hub.resources["twilio"] = client
+    hub.channels["chat"] = WebChatChannel(sio)
 
 
 async def close_channels(hub: Hub) -> None:

@@ -91,6 +91,8 @@ async def do_receive_contact(
     if existing is not None:
         return existing
     kind = CHANNEL_IDENTITY[contact.channel]
+    if contact.channel == "chat" and contact.meta.get("identity_kind") == "external":
+        kind = "external"  # a website vouched for this customer with an identity hash
     value = normalize_identity(kind, contact.sender, hub.settings.default_region)
     if value is None:
         raise Invalid(f"cannot read the sender address {contact.sender[:64]!r}")
@@ -111,7 +113,11 @@ async def do_receive_contact(
             state=state,  # "ringing" for PBX calls: the PBX routes those, not us
             direction="out" if contact.meta.get("direction") == "out" else "in",
             provider_ref=contact.provider_ref if contact.channel == "voice" else None,
-            meta={k: v for k, v in contact.meta.items() if k in ("source", "users", "queue")},
+            meta={
+                k: v
+                for k, v in contact.meta.items()
+                if k in ("source", "users", "queue", "contact_email", "contact_phone", "visitor_id")
+            },
             preferred_agent_id=await preferred_agent(tx.session, customer),
         )
         tx.session.add(interaction)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from hub.context import Hub
+from hub.context import Hub, Tx
 from hub.errors import Conflict, Invalid, NotFound
 from hub.events import MessageCreated
-from hub.models import Customer, Interaction, Message, OutboxEntry
+from hub.models import Agent, Customer, Interaction, Message, OutboxEntry
 
 
 def check_reply(hub: Hub, body: str) -> str:
@@ -41,6 +41,7 @@ async def send_reply(
             body=body,
             status="queued",
             created_at=now,
+            meta={"author": await _author(tx, agent_id)},
         )
         tx.session.add(message)
         tx.session.add(
@@ -51,3 +52,9 @@ async def send_reply(
         )
     hub.kick("sender")
     return message
+
+
+async def _author(tx: Tx, agent_id: str) -> str:
+    """The name a customer sees (chat shows it); never the username."""
+    agent = await tx.session.get(Agent, agent_id)
+    return (agent.display_name or "Agent")[:200] if agent else "Agent"

@@ -1,0 +1,190 @@
+"""Socket.IO namespace /chat for website visitors: signed sessions, own conversation only."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import socketio
+from sqlmodel import col, select
+
+from channels.base import ChannelError
+from channels.web_chat import (
+    CHAT_NS,
+    Visitor,
+    chat_contact,
+    new_session,
+    read_session,
+    verified_customer,
+    visitor_room,
+)
+from hub.actions.close_chat import close_chat
+from hub.actions.receive_call import someone_can_answer
+from hub.actions.receive_contact import receive_contact
+from hub.context import Hub
+from hub.customers import find_customer
+from hub.errors import HubError, Invalid, TooManyRequests
+from hub.models import Agent, Interaction, Message
+from hub.queue_position import queue_position
+
+log = logging.getLogger(__name__)
+OPEN = ("queued", "offered", "assigned")
+
+
+def _text(data: Any, key: str, limit: int) -> str:
+    value = data.get(key) if isinstance(data, dict) else None
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+class ChatNamespace(socketio.AsyncNamespace):
+    def __init__(self, hub: Hub) -> None:
+        super().__init__(CHAT_NS)
+        self.hub = hub
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        cfg, secret = self.hub.settings.chat, self.hub.settings.secret_key
+        auth = auth if isinstance(auth, dict) else {}
+        visitor_id = read_session(secret, auth.get("token"))
+        token = None
+        if visitor_id is None:
+            visitor_id, token = new_session(secret, cfg.session_ttl_s)
+        site_customer = verified_customer(cfg.identity_secret, auth.get("identity"))
+        visitor = Visitor(
+            visitor_id=visitor_id,
+            identity_kind="external" if site_customer else "chat",
+            identity=f"site:{site_customer}" if site_customer else f"v-{visitor_id}",
+            name=_text(auth, "name", 200),
+            email=_text(auth, "email", 320),
+            phone=_text(auth, "phone", 64),
+        )
+        await self.save_session(sid, {"visitor": visitor, "ip": environ.get("REMOTE_ADDR", "")})
+        await self.enter_room(sid, visitor_room(visitor.identity))
+        self.hub.metrics.sockets.labels(CHAT_NS).inc()
+        if token:
+            await self.emit("session", {"token": token}, to=sid)
+        await self.emit("history", await self._history(visitor), to=sid)
+
+    async def on_disconnect(self, sid: str, *_: Any) -> None:
+        self.hub.metrics.sockets.labels(CHAT_NS).dec()
+
+    async def _open_interaction(self, visitor: Visitor) -> Interaction | None:
+        async with self.hub.store.session() as session:
+            customer = await find_customer(session, visitor.identity_kind, visitor.identity)
+            if customer is None:
+                return None
+            return (
+                await session.exec(
+                    select(Interaction)
+                    .where(
+                        Interaction.customer_id == customer.id,
+                        Interaction.channel == "chat",
+                        col(Interaction.state).in_(OPEN),
+                    )
+                    .order_by(col(Interaction.created_at).desc())
+                )
+            ).first()
+
+    async def _history(self, visitor: Visitor) -> dict[str, Any]:
+        """Only this visitor's open conversation: a typed email never unlocks anyone's history."""
+        it = await self._open_interaction(visitor)
+        available = await someone_can_answer(self.hub, self.hub.settings.chat.queue)
+        if it is None:
+            return {"messages": [], "agent": None, "available": available}
+        async with self.hub.store.session() as session:
+            rows = (
+                await session.exec(
+                    select(Message)
+                    .where(Message.interaction_id == it.id)
+                    .order_by(col(Message.created_at))
+                    .limit(200)
+                )
+            ).all()
+            agent = (
+                await session.get(Agent, it.assigned_agent_id or "")
+                if (it.assigned_agent_id)
+                else None
+            )
+        return {
+            "messages": [_visitor_message(m) for m in rows],
+            "agent": (agent.display_name or agent.username) if agent else None,
+            "available": available,
+        }
+
+    async def _visitor(self, sid: str) -> tuple[Visitor, str]:
+        session = await self.get_session(sid)
+        return session["visitor"], session["ip"]
+
+    async def on_message(self, sid: str, data: Any = None) -> dict[str, Any]:
+        try:
+            visitor, ip = await self._visitor(sid)
+            await self._rate_limit(visitor, ip)
+            contact = chat_contact(
+                visitor, _text(data, "body", 100_000), max_chars=self.hub.settings.max_message_chars
+            )
+            received = await receive_contact(
+                self.hub, contact, queue_id=self.hub.settings.chat.queue
+            )
+            ranked = await queue_position(self.hub, received.interaction_id)
+            return {
+                "ok": True,
+                "id": received.message_id,
+                "position": ranked.position if ranked else None,
+                "estimated_wait_s": ranked.estimated_wait_s if ranked else None,
+            }
+        except ChannelError as exc:
+            return Invalid(str(exc)).to_dict()
+        except HubError as exc:
+            return exc.to_dict()
+
+    async def _rate_limit(self, visitor: Visitor, ip: str) -> None:
+        cfg, state = self.hub.settings.chat, self.hub.routing_state
+        if await state.hit(f"chat:v:{visitor.visitor_id}", 60) > cfg.max_messages_per_minute:
+            raise TooManyRequests("you are sending messages too fast")
+        if await state.hit(f"chat:ip:{ip}", 60) > cfg.max_messages_per_minute_per_ip:
+            raise TooManyRequests("too many messages from your network")
+
+    async def on_typing(self, sid: str, data: Any = None) -> dict[str, Any]:
+        visitor, _ip = await self._visitor(sid)
+        it = await self._open_interaction(visitor)
+        if it is not None and it.assigned_agent_id:
+            await self.emit(
+                "visitor.typing",
+                {
+                    "interaction_id": it.id,
+                    "typing": bool(isinstance(data, dict) and data.get("typing")),
+                },
+                room=f"agent:{it.assigned_agent_id}",
+                namespace="/agent",
+            )
+        return {"ok": True}
+
+    async def on_position(self, sid: str, data: Any = None) -> dict[str, Any]:
+        visitor, _ip = await self._visitor(sid)
+        it = await self._open_interaction(visitor)
+        ranked = await queue_position(self.hub, it.id) if it is not None else None
+        return {
+            "ok": True,
+            "position": ranked.position if ranked else None,
+            "estimated_wait_s": ranked.estimated_wait_s if ranked else None,
+        }
+
+    async def on_close(self, sid: str, data: Any = None) -> dict[str, Any]:
+        visitor, _ip = await self._visitor(sid)
+        it = await self._open_interaction(visitor)
+        rating = data.get("rating") if isinstance(data, dict) else None
+        if rating is not None and (not isinstance(rating, int) or not 1 <= rating <= 5):
+            return Invalid("a rating is 1 to 5").to_dict()
+        if it is not None:
+            await close_chat(self.hub, it.id, rating=rating)
+        return {"ok": True, "message": self.hub.settings.chat.closing_message}
+
+
+def _visitor_message(m: Message) -> dict[str, Any]:
+    """What a visitor may see of a message: no internal fields."""
+    return {
+        "id": m.id,
+        "body": m.body,
+        "direction": m.direction,
+        "author": m.meta.get("author", ""),
+        "at": m.created_at.isoformat(),
+    }

@@ -1,0 +1,131 @@
+"""Web chat: signed visitor sessions, website identity hashes, and the channel's sender.
+
+A visitor's session token is `<visitor id>.<expiry>.<HMAC>`; a website asserting a logged-in
+customer signs `<customer id>:<expiry>` with the shared identity secret (HMAC-SHA256, hex).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from channels.base import ChannelError, InboundContact, OutboundMessage, SendResult
+
+CHAT_NS = "/chat"
+
+
+def _sign(secret: str, text: str) -> str:
+    return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
+
+
+def new_session(secret: str, ttl_s: int, now: float | None = None) -> tuple[str, str]:
+    """(visitor id, token)."""
+    visitor = secrets.token_hex(12)
+    expires = int((now if now is not None else time.time()) + ttl_s)
+    body = f"{visitor}.{expires}"
+    return visitor, f"{body}.{_sign(secret, 'chat-session:' + body)}"
+
+
+def read_session(secret: str, token: object, now: float | None = None) -> str | None:
+    """The visitor id of a valid, unexpired token; None for anything else."""
+    if not isinstance(token, str) or len(token) > 200 or token.count(".") != 2:
+        return None
+    visitor, expires, signature = token.split(".")
+    body = f"{visitor}.{expires}"
+    if not hmac.compare_digest(_sign(secret, "chat-session:" + body), signature):
+        return None
+    if not expires.isdigit() or int(expires) < (now if now is not None else time.time()):
+        return None
+    return visitor
+
+
+def identity_hash(secret: str, customer_id: str, expires: int) -> str:
+    """What a website computes server-side to vouch for its logged-in customer."""
+    return _sign(secret, f"{customer_id}:{expires}")
+
+
+def verified_customer(secret: str, claim: object, now: float | None = None) -> str | None:
+    """The website's customer id when the claim {id, expires, hash} is valid and unexpired."""
+    if not isinstance(claim, dict):
+        return None
+    customer_id, expires, given = claim.get("id"), claim.get("expires"), claim.get("hash")
+    if not isinstance(customer_id, str) or not 0 < len(customer_id) <= 100:
+        return None
+    if not isinstance(expires, int) or expires < (now if now is not None else time.time()):
+        return None
+    if not isinstance(given, str):
+        return None
+    return (
+        customer_id
+        if hmac.compare_digest(identity_hash(secret, customer_id, expires), given)
+        else None
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Visitor:
+    visitor_id: str
+    identity_kind: str  # chat (anonymous visitor) | external (website-verified customer)
+    identity: str
+    name: str = ""
+    email: str = ""
+    phone: str = ""
+
+
+def visitor_room(identity: str) -> str:
+    return f"visitor:{identity}"
+
+
+def chat_contact(visitor: Visitor, body: str, *, max_chars: int) -> InboundContact:
+    text = (body or "").strip()
+    if not text:
+        raise ChannelError("the message is empty")
+    if len(text) > max_chars:
+        raise ChannelError(f"messages are at most {max_chars} characters")
+    return InboundContact(
+        channel="chat",
+        provider_ref=f"chat:{secrets.token_hex(12)}",
+        sender=visitor.identity,
+        sender_name=visitor.name[:200],
+        body=text,
+        meta={
+            "identity_kind": visitor.identity_kind,
+            "visitor_id": visitor.visitor_id,
+            "contact_email": visitor.email[:320],
+            "contact_phone": visitor.phone[:64],
+        },
+    )
+
+
+class Emitter(Protocol):
+    async def emit(
+        self, event: str, data: Any = None, *, room: str | None = None, namespace: str | None = None
+    ) -> None: ...
+
+
+class WebChatChannel:
+    """The `chat` channel's sender: an agent's reply goes to the visitor's room (any node)."""
+
+    name = "chat"
+
+    def __init__(self, sio: Emitter) -> None:
+        self.sio = sio
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        await self.sio.emit(
+            "message",
+            {
+                "id": message.message_id,
+                "body": message.body,
+                "direction": "out",
+                "author": message.meta.get("author", ""),
+                "at": message.meta.get("at", ""),
+            },
+            room=visitor_room(message.to),
+            namespace=CHAT_NS,
+        )
+        return SendResult(provider_ref=f"chat:{message.message_id}", status="delivered")
