@@ -10,6 +10,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 ROOT = Path(__file__).resolve().parent.parent
 VENDOR = {
     "socket.io.min.js": ROOT / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js",
+    "chart.umd.min.js": ROOT / "node_modules" / "chart.js" / "dist" / "chart.umd.min.js",
 }
 
 
@@ -51,7 +52,17 @@ async def widget_vendor(request: web.Request) -> web.StreamResponse:
     )
 
 
+async def supervisor_index(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC / "supervisor.html", headers={"Cache-Control": "no-cache"})
+
+
+async def supervisor_root(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/supervisor/")
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/supervisor", supervisor_root)
+    app.router.add_get("/supervisor/", supervisor_index)
     app.router.add_get("/widget.js", widget)
     app.router.add_get("/widget/socket.io.min.js", widget_vendor)
     app.router.add_get("/", console_root)

@@ -17,6 +17,7 @@ from agent_console import web as console_web
 from agent_console.broadcaster import CONSOLE_GROUP, Broadcaster
 from agent_console.chat_namespace import ChatNamespace
 from agent_console.namespace import AgentNamespace
+from agent_console.supervisor_namespace import SupervisorNamespace
 from hub import backoffice
 from hub.api import agent as agent_api
 from hub.api import agents as agents_api
@@ -27,7 +28,7 @@ from hub.api import openapi as openapi_api
 from hub.api import ops as ops_api
 from hub.api import queues as queues_api
 from hub.api import webhooks_cti, webhooks_twilio, webhooks_voice
-from hub.app_keys import DEMO_LOGINS, HUB, SIO
+from hub.app_keys import DEMO_LOGINS, HUB, SIO, SUPERVISORS
 from hub.backoffice import BACKOFFICE_GROUP
 from hub.bus import EventBus, InMemoryBus, RedisBus, consume
 from hub.channels_setup import close_channels, open_channels
@@ -109,6 +110,9 @@ def create_app(
     app[HUB], app[SIO] = hub, sio
     sio.register_namespace(AgentNamespace(hub))
     sio.register_namespace(ChatNamespace(hub))
+    supervisors = SupervisorNamespace(hub)
+    sio.register_namespace(supervisors)
+    app[SUPERVISORS] = supervisors
     sio.attach(app)
     for module in (
         ops_api,
@@ -160,6 +164,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
             "console-events": consume(hub.bus, CONSOLE_GROUP, hub.node_id, broadcaster.handle),
             "outbox": run_loop(hub, "outbox", lambda _k: relay_events(hub), interval_s=5.0),
             "sender": run_loop(hub, "sender", lambda _k: relay_sends(hub), interval_s=2.0),
+            "board": run_loop(hub, "board", lambda _k: app[SUPERVISORS].push(), interval_s=2.0),
         }
         if hub.settings.customers.backoffice_url:
             jobs["backoffice"] = consume(

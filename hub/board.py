@@ -1,0 +1,121 @@
+"""The supervisor board: live figures per queue and per agent, computed server-side."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from hub.models import Agent, Interaction, Queue
+from routing.erlang import agents_needed
+
+WAITING = ("queued", "offered")
+
+
+def day_start(now: datetime) -> datetime:
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+async def board(session: AsyncSession, now: datetime) -> dict[str, Any]:
+    start = day_start(now)
+    queues = (await session.exec(select(Queue).order_by(Queue.id))).all()
+    today = (
+        await session.exec(select(Interaction).where(col(Interaction.created_at) >= start))
+    ).all()
+    waiting = (
+        await session.exec(select(Interaction).where(col(Interaction.state).in_(WAITING)))
+    ).all()
+    agents = (await session.exec(select(Agent).order_by(Agent.username))).all()
+    assigned = (
+        await session.exec(select(Interaction).where(Interaction.state == "assigned"))
+    ).all()
+    return {
+        "at": now.isoformat(),
+        "queues": [_queue(q, today, waiting, agents, now) for q in queues],
+        "agents": [_agent(a, today, assigned, now) for a in agents],
+        "hourly": _hourly(today, {q.id: q.answer_target_s for q in queues}, start),
+    }
+
+
+def _queue(
+    q: Queue,
+    today: Sequence[Interaction],
+    waiting: Sequence[Interaction],
+    agents: Sequence[Agent],
+    now: datetime,
+) -> dict[str, Any]:
+    mine = [i for i in today if i.queue_id == q.id and i.direction == "in"]
+    answered = [i for i in mine if i.assigned_at is not None]
+    abandoned = [i for i in mine if i.state == "abandoned"]
+    waits = [
+        (i.assigned_at - i.enqueued_at).total_seconds()
+        for i in answered
+        if i.assigned_at is not None
+    ]
+    within = sum(w <= q.answer_target_s for w in waits)
+    offered = len(answered) + len(abandoned)
+    queued = [i for i in waiting if i.queue_id == q.id]
+    recent = [i for i in mine if i.created_at >= now - timedelta(minutes=30)]
+    rate = len(recent) / 1800
+    available = sum(1 for a in agents if a.status == "available" and q.id in a.queues)
+    return {
+        "id": q.id,
+        "name": q.name or q.id,
+        "waiting": len(queued),
+        "longest_wait_s": round(
+            max(((now - i.enqueued_at).total_seconds() for i in queued), default=0.0), 1
+        ),
+        "service_level": round(within / offered, 3) if offered else None,
+        "target": f"{q.service_level_pct:.0f}% in {q.answer_target_s:.0f} s",
+        "asa_s": round(sum(waits) / len(waits), 1) if waits else None,
+        "handled": len(answered),
+        "abandoned": len(abandoned),
+        "agents_available": available,
+        "agents_needed": agents_needed(rate, q.avg_handle_s, q.answer_target_s, q.service_level_pct)
+        if rate > 0
+        else 0,
+    }
+
+
+def _agent(
+    a: Agent, today: Sequence[Interaction], assigned: Sequence[Interaction], now: datetime
+) -> dict[str, Any]:
+    work = [i for i in assigned if i.assigned_agent_id == a.id]
+    return {
+        "id": a.id,
+        "name": a.display_name or a.username,
+        "status": a.status,
+        "reason": a.status_reason,
+        "in_state_s": round((now - a.status_since).total_seconds()),
+        "work": [{"id": i.id, "channel": i.channel} for i in work],
+        "handled_today": sum(1 for i in today if i.assigned_agent_id == a.id),
+    }
+
+
+def _hourly(
+    today: Sequence[Interaction], targets: dict[str, float], start: datetime
+) -> list[dict[str, Any]]:
+    arrivals: dict[int, int] = defaultdict(int)
+    answered: dict[int, int] = defaultdict(int)
+    within: dict[int, int] = defaultdict(int)
+    for i in today:
+        if i.direction != "in":
+            continue
+        hour = int((i.created_at - start).total_seconds() // 3600)
+        arrivals[hour] += 1
+        if i.assigned_at is not None:
+            answered[hour] += 1
+            wait = (i.assigned_at - i.enqueued_at).total_seconds()
+            within[hour] += wait <= targets.get(i.queue_id, 20.0)
+    return [
+        {
+            "hour": h,
+            "arrivals": arrivals[h],
+            "service_level": round(within[h] / answered[h], 3) if answered[h] else None,
+        }
+        for h in range(24)
+    ]

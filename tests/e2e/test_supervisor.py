@@ -1,0 +1,108 @@
+"""The supervisor board: role check on /supervisor, pushed aggregates, the page in chromium."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import socketio
+
+from hub.app import create_app
+from tests.e2e.test_console_browser import browser  # noqa: F401  (fixture)
+from tests.support.hubs import PASSWORD, add_agent, hub_of, login, post_sms
+
+IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, make_settings: Callable[..., Any]) -> Any:
+    c = await aiohttp_client(
+        create_app(make_settings(run_background=True, routing={"tick_s": 0.2}))
+    )
+    await add_agent(hub_of(c), "sam", role="supervisor", display_name="Sam")
+    await add_agent(
+        hub_of(c), "alice", display_name='<img src=x onerror="window.p=1">Alice', available=True
+    )
+    return c
+
+
+async def connect(client: Any, token: str) -> tuple[socketio.AsyncClient, asyncio.Queue[Any]]:
+    sio = socketio.AsyncClient(reconnection=False)
+    boards: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def on_board(data: Any) -> None:
+        boards.put_nowait(data)
+
+    sio.on("board", on_board, namespace="/supervisor")
+    await sio.connect(
+        str(client.make_url("/")),
+        namespaces=["/supervisor"],
+        auth={"token": token},
+        transports=["websocket"],
+        wait_timeout=5,
+    )
+    return sio, boards
+
+
+async def test_agents_cannot_open_the_supervisor_namespace(client: Any) -> None:
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await connect(client, await login(client, "alice"))
+
+
+async def test_the_board_is_pushed_when_something_changes(client: Any) -> None:
+    sio, boards = await connect(client, await login(client, "sam"))
+    try:
+        first = await asyncio.wait_for(boards.get(), 10)
+        support = next(q for q in first["queues"] if q["id"] == "support")
+        assert support["waiting"] == 0 and support["agents_available"] == 1
+        await post_sms(client, "SMsup", "+14155550123", "hello")
+        async with asyncio.timeout(10):
+            while True:
+                board = await boards.get()
+                support = next(q for q in board["queues"] if q["id"] == "support")
+                alice = next(a for a in board["agents"] if "Alice" in a["name"])
+                if alice["work"] or support["waiting"]:
+                    break
+        assert len(board["hourly"]) == 24
+    finally:
+        await sio.disconnect()
+
+
+@pytest.mark.browser
+async def test_the_board_in_the_browser(client: Any, browser: Any) -> None:  # noqa: F811
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    try:
+        await page.goto(str(client.make_url("/supervisor/")))
+        await page.fill("#username", "sam")
+        await page.fill("#password", PASSWORD)
+        await page.click("#login-button")
+        await page.wait_for_selector("#connection:text('live')")
+        await post_sms(client, "SMb1", "+14155550124", "hi")
+        row = page.locator("#agents tbody tr", has_text="Alice")
+        await row.wait_for()
+        assert await page.evaluate("window.p === undefined")
+        await row.locator(".set-away").click()
+        state = page.locator("#agents tbody tr", has_text="Alice").locator("td").nth(1)
+        await page.wait_for_function(
+            "() => [...document.querySelectorAll('#agents tbody tr')].some("
+            "r => r.textContent.includes('Alice') && r.children[1].textContent.startsWith('away'))"
+        )
+        assert (await state.text_content() or "").startswith("away")
+        await page.wait_for_function(
+            "() => [...document.querySelectorAll('#queues tbody tr')].some("
+            "r => r.children[0].textContent === 'Support' && r.children[1].textContent === '1')"
+        )
+        await page.wait_for_selector("#hourly")
+        if os.environ.get("CRMHUB_SCREENSHOTS"):
+            IMAGES.mkdir(parents=True, exist_ok=True)
+            await page.screenshot(path=str(IMAGES / "supervisor-board.png"), full_page=True)
+        assert errors == []
+    finally:
+        await page.close()
