@@ -20,8 +20,11 @@ SECRET = "site-identity-secret"
 
 @pytest.fixture
 async def client(aiohttp_client: Any, make_settings: Callable[..., Any]) -> Any:
-    settings = make_settings(run_background=True, routing={"tick_s": 0.2},
-                             chat={"identity_secret": SECRET, "max_messages_per_minute": 5})
+    settings = make_settings(
+        run_background=True,
+        routing={"tick_s": 0.2},
+        chat={"identity_secret": SECRET, "max_messages_per_minute": 5},
+    )
     return await aiohttp_client(create_app(settings))
 
 
@@ -65,7 +68,9 @@ async def test_visitor_and_agent_talk_and_a_reload_restores_the_conversation(
     again = await visitor(client, token=session["token"])
     restored = await again.next("history")
     assert [m["body"] for m in restored["messages"]] == [
-        "<img src=x onerror=alert(1)> hello", "Hi Vic!"]
+        "<img src=x onerror=alert(1)> hello",
+        "Hi Vic!",
+    ]
     assert restored["agent"] == "Alice A."
     assert again.token is None  # the valid token was kept, not replaced
     await again.close()
@@ -108,8 +113,11 @@ async def test_a_valid_identity_hash_ties_the_chat_to_the_customer_and_its_tier(
     async with hub.store.transaction() as s:
         c = Customer(name="Known VIP", tier="vip", lifetime_value=250_000)
         s.add(c)
-        s.add(CustomerIdentity(customer_id=c.id, kind="external", value="site:cust-42",
-                               confidence="verified"))
+        s.add(
+            CustomerIdentity(
+                customer_id=c.id, kind="external", value="site:cust-42", confidence="verified"
+            )
+        )
     expires = int(time.time()) + 600
     good = {"id": "cust-42", "expires": expires, "hash": identity_hash(SECRET, "cust-42", expires)}
     v = await visitor(client, identity=good)

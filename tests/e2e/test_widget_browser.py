@@ -32,10 +32,12 @@ async def shot(page: Any, name: str) -> None:
 @pytest.fixture
 async def host_site(client: Any) -> AsyncIterator[str]:
     hub_url = str(client.make_url("/")).rstrip("/")
-    html = (f'<!doctype html><html lang="en"><head><title>Shop</title>'
-            f'<style>button{{background:red!important}} *{{font-size:40px}}</style></head>'
-            f'<body><h1>Example shop</h1><script src="{hub_url}/widget.js" async></script>'
-            f"</body></html>")
+    html = (
+        f'<!doctype html><html lang="en"><head><title>Shop</title>'
+        f"<style>button{{background:red!important}} *{{font-size:40px}}</style></head>"
+        f'<body><h1>Example shop</h1><script src="{hub_url}/widget.js" async></script>'
+        f"</body></html>"
+    )
 
     async def page(_: web.Request) -> web.Response:
         return web.Response(text=html, content_type="text/html")
@@ -55,7 +57,9 @@ async def client(aiohttp_client: Any, make_settings: Callable[..., Any]) -> Any:
 
 
 async def test_widget_chat_from_another_origin(
-    client: Any, host_site: str, browser: Any  # noqa: F811
+    client: Any,
+    host_site: str,
+    browser: Any,  # noqa: F811
 ) -> None:
     await add_agent(hub_of(client), "alice", display_name="Alice")
     agent = AgentClient()
@@ -77,13 +81,20 @@ async def test_widget_chat_from_another_origin(
         await page.click("#crmhub-chat >> .send")
         offer = await agent.next("offer")
         await agent.call("accept", {"interaction_id": offer["interaction"]["id"]})
-        await agent.call("reply", {"interaction_id": offer["interaction"]["id"],
-                                   "body": "<script>window.p=2</script>Hello Vera"})
+        await agent.call(
+            "reply",
+            {
+                "interaction_id": offer["interaction"]["id"],
+                "body": "<script>window.p=2</script>Hello Vera",
+            },
+        )
         await page.wait_for_selector("#crmhub-chat >> li.out:has-text('Hello Vera')")
         await shot(page, "conversation")
         texts = await page.locator("#crmhub-chat >> .log li").all_text_contents()
-        assert texts == ["<img src=x onerror=window.p=1>hi",
-                         "<script>window.p=2</script>Hello Vera"]
+        assert texts == [
+            "<img src=x onerror=window.p=1>hi",
+            "<script>window.p=2</script>Hello Vera",
+        ]
         assert await page.evaluate("window.p === undefined")
 
         await page.reload()

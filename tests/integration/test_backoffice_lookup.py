@@ -27,8 +27,7 @@ class Erp:
         self.calls.append(await request.json())
         if self.delay:
             await asyncio.wait_for(self.release.wait(), timeout=self.delay)
-        return web.json_response({"balance": 12.5, "open_tickets": 1,
-                                  "orders": [{"ref": "ERP-1"}]})
+        return web.json_response({"balance": 12.5, "open_tickets": 1, "orders": [{"ref": "ERP-1"}]})
 
 
 @pytest.fixture
@@ -47,8 +46,9 @@ async def test_lookup_is_cached_and_shown(
     aiohttp_client: Any, make_settings: Callable[..., Any], erp: tuple[Erp, str]
 ) -> None:
     fake, url = erp
-    client = await aiohttp_client(create_app(make_settings(
-        customers={"backoffice_url": url, "backoffice_timeout_s": 2})))
+    client = await aiohttp_client(
+        create_app(make_settings(customers={"backoffice_url": url, "backoffice_timeout_s": 2}))
+    )
     hub = hub_of(client)
     await add_agent(hub, "alice")
     await post_sms(client, "SMb1", "+14155550111", "hi")
@@ -68,8 +68,13 @@ async def test_a_slow_back_office_never_delays_a_webhook(
 ) -> None:
     fake, url = erp
     fake.delay = 30.0  # the ERP hangs until the test ends
-    client = await aiohttp_client(create_app(make_settings(
-        run_background=True, customers={"backoffice_url": url, "backoffice_timeout_s": 0.5})))
+    client = await aiohttp_client(
+        create_app(
+            make_settings(
+                run_background=True, customers={"backoffice_url": url, "backoffice_timeout_s": 0.5}
+            )
+        )
+    )
     hub = hub_of(client)
     async with asyncio.timeout(5):
         resp = await post_sms(client, "SMb2", "+14155550112", "hi")

@@ -24,8 +24,13 @@ TOKEN = "cti-secret-token"
 
 @pytest.fixture
 async def client(aiohttp_client: Any, make_settings: Callable[..., Any], db_url: str) -> Any:
-    settings = make_settings(database_url=db_url, cti_token=TOKEN, run_background=True,
-                             cti={"blocked_numbers": ["+49 30 666666"]}, default_region="DE")
+    settings = make_settings(
+        database_url=db_url,
+        cti_token=TOKEN,
+        run_background=True,
+        cti={"blocked_numbers": ["+49 30 666666"]},
+        default_region="DE",
+    )
     return await aiohttp_client(create_app(settings))
 
 
@@ -51,8 +56,9 @@ async def test_answered_call_pops_binds_and_logs(client: Any) -> None:
     await console.connect(str(client.make_url("/")), await login(client, "alice"))
     try:
         async with aiohttp.ClientSession() as http:
-            results = await answered_call(http, url(client), "030 123456", ["alice"],
-                                          answering="+49301111")
+            results = await answered_call(
+                http, url(client), "030 123456", ["alice"], answering="+49301111"
+            )
         assert [r for r in results] == [(200, {}), (200, {}), (200, {})]
         ringing = await console.next("call.ringing")
         assert ringing["customer"]["identities"][0]["value"] == "+4930123456"
@@ -72,8 +78,9 @@ async def test_missed_blocked_replayed_and_out_of_order(client: Any) -> None:
     async with aiohttp.ClientSession() as http:
         missed = await missed_call(http, url(client), "+4930222222", [])
         assert missed == [(200, {}), (200, {})]
-        blocked = await post(http, url(client), event("newCall", "c-b", "030 666666",
-                                                      "+4930999", []))
+        blocked = await post(
+            http, url(client), event("newCall", "c-b", "030 666666", "+4930999", [])
+        )
         assert blocked == (200, {"action": "reject", "reason": "busy"})
         form = event("newCall", "c-r", "+4930333333", "+4930999", [])
         assert await post(http, url(client), form) == (200, {})
@@ -90,9 +97,11 @@ async def test_missed_blocked_replayed_and_out_of_order(client: Any) -> None:
 
 @pytest.mark.parametrize(
     ("payload", "status"),
-    [({"event": "dance", "direction": "in", "callId": "x"}, 422),
-     ({"event": "newCall", "direction": "sideways", "callId": "x"}, 422),
-     ({"event": "newCall", "direction": "in"}, 422)],
+    [
+        ({"event": "dance", "direction": "in", "callId": "x"}, 422),
+        ({"event": "newCall", "direction": "sideways", "callId": "x"}, 422),
+        ({"event": "newCall", "direction": "in"}, 422),
+    ],
 )
 async def test_bad_events_are_422(client: Any, payload: dict[str, str], status: int) -> None:
     resp = await client.post(f"/webhooks/cti/{TOKEN}", json=payload)
@@ -110,8 +119,16 @@ async def test_json_payloads_and_hmac_signatures(
 ) -> None:
     settings = make_settings(cti_token=TOKEN, cti={"hmac_secret": "s3cret"})
     c = await aiohttp_client(create_app(settings))
-    body = json.dumps({"event": "newCall", "direction": "in", "callId": "j1",
-                       "from": "+14155550100", "to": "+15550001111", "user": ["alice"]}).encode()
+    body = json.dumps(
+        {
+            "event": "newCall",
+            "direction": "in",
+            "callId": "j1",
+            "from": "+14155550100",
+            "to": "+15550001111",
+            "user": ["alice"],
+        }
+    ).encode()
     headers = {"Content-Type": "application/json"}
     assert (await c.post(f"/webhooks/cti/{TOKEN}", data=body, headers=headers)).status == 401
     stamp = str(int(time.time()))

@@ -266,8 +266,9 @@ async def test_rfm_scores_after_an_import(client: Any) -> None:
         for k in range(n + 1):
             rows.append(f"C{n},c{n}@x.example,{(n + 1) * 10},2026-0{1 + k % 9}-0{1 + n % 9}")
     headers = {**await h(client), "Content-Type": "text/csv"}
-    report = await (await client.post("/api/customers/import", data="\n".join(rows) + "\n",
-                                      headers=headers)).json()
+    report = await (
+        await client.post("/api/customers/import", data="\n".join(rows) + "\n", headers=headers)
+    ).json()
     assert report["errors"] == []
     best = await client.get("/api/customers", params={"q": "c9@x.example"}, headers=headers)
     worst = await client.get("/api/customers", params={"q": "c0@x.example"}, headers=headers)

@@ -44,8 +44,15 @@ async def post(client: Any, path: str, form: dict[str, str]) -> tuple[int, str]:
 
 
 def call(sid: str, caller: str = "+14155550142", name: str = "") -> dict[str, str]:
-    return {"CallSid": sid, "From": caller, "To": "+15550001111", "CallStatus": "ringing",
-            "Direction": "inbound", "CallerName": name, "AccountSid": "AC" + "0" * 32}
+    return {
+        "CallSid": sid,
+        "From": caller,
+        "To": "+15550001111",
+        "CallStatus": "ringing",
+        "Direction": "inbound",
+        "CallerName": name,
+        "AccountSid": "AC" + "0" * 32,
+    }
 
 
 async def test_a_call_is_greeted_enqueued_announced_and_bridged(
@@ -66,8 +73,11 @@ async def test_a_call_is_greeted_enqueued_announced_and_bridged(
     assert enqueue is not None and enqueue.text == "support"
     assert enqueue.get("waitUrl") == TEST_PUBLIC_URL + "/webhooks/twilio/voice/wait"
 
-    status, body = await post(client, "/webhooks/twilio/voice/wait",
-                              {"CallSid": "CA1", "QueuePosition": "1", "QueueTime": "5"})
+    status, body = await post(
+        client,
+        "/webhooks/twilio/voice/wait",
+        {"CallSid": "CA1", "QueuePosition": "1", "QueueTime": "5"},
+    )
     say = ET.fromstring(body).find("Say")
     assert say is not None and "number 1 in line" in (say.text or "")
 
@@ -81,8 +91,11 @@ async def test_a_call_is_greeted_enqueued_announced_and_bridged(
     assert dial is not None and dial.find("Client") is not None
     assert (dial.find("Client").text or "").strip() == "alice-browser"  # type: ignore[union-attr]
 
-    status, _ = await post(client, "/webhooks/twilio/voice/status",
-                           {"CallSid": "CA1", "CallStatus": "completed", "CallDuration": "95"})
+    status, _ = await post(
+        client,
+        "/webhooks/twilio/voice/status",
+        {"CallSid": "CA1", "CallStatus": "completed", "CallDuration": "95"},
+    )
     assert status == 200
     async with hub.store.session() as session:
         it = (await session.exec(select(Interaction))).one()
@@ -96,8 +109,9 @@ async def test_a_caller_who_hangs_up_while_waiting_is_abandoned_with_a_callback(
     await add_agent(hub, "bob", available=True)
     await post(client, "/webhooks/twilio/voice", call("CA2"))
     await post(client, "/webhooks/twilio/voice", call("CA2"))  # Twilio retry: no duplicate
-    status, _ = await post(client, "/webhooks/twilio/voice/status",
-                           {"CallSid": "CA2", "CallStatus": "canceled"})
+    status, _ = await post(
+        client, "/webhooks/twilio/voice/status", {"CallSid": "CA2", "CallStatus": "canceled"}
+    )
     assert status == 200
     async with hub.store.session() as session:
         rows = (await session.exec(select(Interaction))).all()
@@ -114,11 +128,17 @@ async def test_nobody_available_means_voicemail_stored_as_work(client: Any) -> N
     assert record is not None
     assert record.get("action") == TEST_PUBLIC_URL + "/webhooks/twilio/voice/recording"
     url = "https://api.twilio.com/2010-04-01/Accounts/AC0/Recordings/RE1"
-    status, _ = await post(client, "/webhooks/twilio/voice/recording",
-                           {"CallSid": "CA3", "RecordingUrl": url, "RecordingDuration": "12"})
+    status, _ = await post(
+        client,
+        "/webhooks/twilio/voice/recording",
+        {"CallSid": "CA3", "RecordingUrl": url, "RecordingDuration": "12"},
+    )
     assert status == 200
-    await post(client, "/webhooks/twilio/voice/status",
-               {"CallSid": "CA3", "CallStatus": "completed", "CallDuration": "20"})
+    await post(
+        client,
+        "/webhooks/twilio/voice/status",
+        {"CallSid": "CA3", "CallStatus": "completed", "CallDuration": "20"},
+    )
     hub = hub_of(client)
     async with hub.store.session() as session:
         it = (await session.exec(select(Interaction))).one()
@@ -132,6 +152,7 @@ async def test_nobody_available_means_voicemail_stored_as_work(client: Any) -> N
 async def test_voice_webhooks_need_a_signature_and_valid_fields(client: Any) -> None:
     resp = await client.post("/webhooks/twilio/voice", data=call("CA4"))
     assert resp.status == 403
-    status, _ = await post(client, "/webhooks/twilio/voice/status",
-                           {"CallSid": "CA4", "CallStatus": "exploded"})
+    status, _ = await post(
+        client, "/webhooks/twilio/voice/status", {"CallSid": "CA4", "CallStatus": "exploded"}
+    )
     assert status == 422

@@ -27,8 +27,9 @@ class VisitorClient:
         return record
 
     async def connect(self, base_url: str, **auth: Any) -> None:
-        await self.sio.connect(base_url, namespaces=["/chat"], auth=auth,
-                               transports=["websocket"], wait_timeout=5)
+        await self.sio.connect(
+            base_url, namespaces=["/chat"], auth=auth, transports=["websocket"], wait_timeout=5
+        )
 
     async def call(self, event: str, data: Any) -> dict[str, Any]:
         result = await self.sio.call(event, data, namespace="/chat", timeout=10)
