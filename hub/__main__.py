@@ -1,4 +1,4 @@
-"""CLI: python -m hub serve | demo | migrate | create-agent | import-customers."""
+"""CLI: python -m hub serve | demo | migrate | create-agent | import-customers | mail-worker."""
 
 from __future__ import annotations
 
@@ -98,6 +98,26 @@ async def _import(settings: Settings, args: argparse.Namespace, text: str) -> No
     print(json.dumps(report.as_dict(), indent=2))
 
 
+async def _mail_worker(settings: Settings) -> None:
+    """Poll every configured mailbox in this process (set email.poll_in_hub = false for the hub)."""
+    from hub.app import create_app
+    from hub.app_keys import HUB
+    from hub.mail import mailbox_worker
+
+    app = create_app(settings.model_copy(update={"run_background": False}))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        hub = app[HUB]
+        workers = [mailbox_worker(hub, m).run() for m in settings.email.mailboxes]
+        if not workers:
+            print("no [[email.mailboxes]] configured")
+            return
+        await asyncio.gather(*workers)
+    finally:
+        await runner.cleanup()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="crmhub")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -110,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--role", default="agent", choices=["agent", "supervisor", "admin"])
     create.add_argument("--name")
     create.add_argument("--queues", help="comma-separated queue ids")
+    sub.add_parser("mail-worker", help="read the configured IMAP mailboxes")
     imp = sub.add_parser("import-customers", help="import customers (and orders) from CSV")
     imp.add_argument("file")
     imp.add_argument("--dry-run", action="store_true", help="report errors, store nothing")
@@ -125,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_migrate(settings))
         elif args.command == "create-agent":
             asyncio.run(_create_agent(settings, args))
+        elif args.command == "mail-worker":
+            asyncio.run(_mail_worker(settings))
         elif args.command == "import-customers":
             text = Path(args.file).read_text(encoding="utf-8-sig")
             asyncio.run(_import(settings, args, text))

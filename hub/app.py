@@ -35,6 +35,7 @@ from hub.channels_setup import close_channels, open_channels
 from hub.context import Hub, system_clock
 from hub.demo import seed_demo
 from hub.loops import run_loop
+from hub.mail import mailbox_worker
 from hub.metrics import Metrics
 from hub.middleware import MIDDLEWARES
 from hub.origins import same_origin
@@ -166,6 +167,9 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
             "sender": run_loop(hub, "sender", lambda _k: relay_sends(hub), interval_s=2.0),
             "board": run_loop(hub, "board", lambda _k: app[SUPERVISORS].push(), interval_s=2.0),
         }
+        if hub.settings.email.poll_in_hub:
+            for n, mailbox in enumerate(hub.settings.email.mailboxes):
+                jobs[f"mail-{n}"] = mailbox_worker(hub, mailbox).run()
         if hub.settings.customers.backoffice_url:
             jobs["backoffice"] = consume(
                 hub.bus, BACKOFFICE_GROUP, hub.node_id, lambda evs: backoffice.on_events(hub, evs)

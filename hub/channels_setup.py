@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from channels.email_smtp import SmtpSender, SmtpSettings
 from channels.twilio_client import close_twilio_client, make_twilio_client
 from channels.twilio_sms import TwilioSmsChannel
 from channels.web_chat import Emitter, WebChatChannel
@@ -18,6 +19,9 @@ async def open_channels(hub: Hub, sio: Emitter) -> None:
     )
     hub.resources["twilio"] = client
     hub.channels["chat"] = WebChatChannel(sio)
+    smtp = settings.email.smtp
+    if smtp.host:
+        hub.channels["email"] = SmtpSender(SmtpSettings(**smtp.model_dump()))
 
 
 async def close_channels(hub: Hub) -> None:

@@ -263,6 +263,15 @@ class OutboxEntry(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class MailCheckpoint(SQLModel, table=True):
+    """IMAP position per mailbox: UIDVALIDITY and the last UID delivered to the hub."""
+
+    __tablename__ = "mail_checkpoints"
+    mailbox_key: str = Field(primary_key=True, max_length=300)
+    uidvalidity: int | None = None
+    last_uid: int = 0
+
+
 class RoutingFence(SQLModel, table=True):
     """One row; every routing pass bumps it first, which serializes passes across processes."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -128,6 +129,8 @@ async def _send_one(hub: Hub, entry: OutboxEntry) -> None:
         message_id=message.id,
         meta={"interaction_id": interaction.id, **dict(message.meta)},
     )
+    if message.channel == "email":
+        outbound = await _email_threading(hub, outbound, interaction.id, message.id)
     try:
         result = await adapter.send(outbound)
     except SendError as exc:
@@ -139,6 +142,37 @@ async def _send_one(hub: Hub, entry: OutboxEntry) -> None:
         return
     hub.metrics.sends.labels(message.channel, "sent").inc()
     await _finish(hub, entry, message, result.status, "", provider_ref=result.provider_ref)
+
+
+async def _email_threading(
+    hub: Hub, outbound: OutboundMessage, interaction_id: str, message_id: str
+) -> OutboundMessage:
+    """In-Reply-To the customer's last mail, References the whole chain, Message-ID ours."""
+    async with hub.store.session() as session:
+        rows = (
+            await session.exec(
+                select(Message)
+                .where(Message.interaction_id == interaction_id, Message.id != message_id)
+                .order_by(col(Message.created_at))
+            )
+        ).all()
+    refs = tuple(m.provider_ref for m in rows if m.provider_ref and "@" in m.provider_ref)
+    last_in = next(
+        (
+            m.provider_ref
+            for m in reversed(rows)
+            if m.direction == "in" and m.provider_ref and "@" in m.provider_ref
+        ),
+        "",
+    )
+    sender = hub.channels.get("email")
+    domain = getattr(getattr(sender, "settings", None), "domain", "") or "crmhub.invalid"
+    return replace(
+        outbound,
+        message_id=f"{message_id}@{domain}",
+        in_reply_to=last_in or "",
+        references=refs[-20:],
+    )
 
 
 async def _retry(hub: Hub, entry: OutboxEntry, error: str) -> None:

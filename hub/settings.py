@@ -118,6 +118,39 @@ class ChatSettings(BaseModel):
     closing_message: str = "Thanks for chatting with us!"
 
 
+class MailboxSettings(BaseModel):
+    """One `[[email.mailboxes]]` entry (channels.email_imap.ImapSettings)."""
+
+    host: str
+    port: int = 993
+    username: str = ""
+    password: str = Field(default="", repr=False)
+    mailbox: str = "INBOX"
+    use_ssl: bool = True
+    poll_s: float = 60.0
+    idle_timeout_s: float = 1500.0
+    queue: str = ""  # empty = routing.default_queue
+
+
+class SmtpSettingsModel(BaseModel):
+    """`[email.smtp]` (channels.email_smtp.SmtpSettings)."""
+
+    host: str = ""  # empty = no outbound email
+    port: int = 587
+    username: str = ""
+    password: str = Field(default="", repr=False)
+    starttls: bool = True
+    use_tls: bool = False
+    from_addr: str = ""
+    timeout_s: float = 30.0
+
+
+class EmailSettings(BaseModel):
+    mailboxes: list[MailboxSettings] = []
+    smtp: SmtpSettingsModel = SmtpSettingsModel()
+    poll_in_hub: bool = True  # false: run `python -m hub mail-worker` separately
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CRMHUB_", env_nested_delimiter="__", extra="ignore"
@@ -144,6 +177,7 @@ class Settings(BaseSettings):
     voice: VoiceSettings = VoiceSettings()
     cti: CtiSettings = CtiSettings()
     chat: ChatSettings = ChatSettings()
+    email: EmailSettings = EmailSettings()
     queues: list[QueueSettings] = [QueueSettings(id="support", name="Support")]
 
     @classmethod

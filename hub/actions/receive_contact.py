@@ -98,6 +98,9 @@ async def do_receive_contact(
         raise Invalid(f"cannot read the sender address {contact.sender[:64]!r}")
     customer, _created = await resolve_customer(tx.session, kind, value, name=contact.sender_name)
     interaction = await _open_interaction(tx, customer.id, contact.channel)
+    if contact.channel == "email":
+        interaction = await _email_thread(tx, contact)
+    auto = contact.channel == "email" and bool(contact.meta.get("auto"))
     new = interaction is None
     now = hub.now()
     if interaction is None:
@@ -110,7 +113,9 @@ async def do_receive_contact(
             hub_address=contact.recipient[:320],
             enqueued_at=now,
             created_at=now,
-            state=state,  # "ringing" for PBX calls: the PBX routes those, not us
+            # "ringing" for PBX calls (the PBX routes those); bounces and auto-replies are history
+            state="closed" if auto else state,
+            disposition="auto" if auto else "",
             direction="out" if contact.meta.get("direction") == "out" else "in",
             provider_ref=contact.provider_ref if contact.channel == "voice" else None,
             meta={
@@ -140,7 +145,7 @@ async def do_receive_contact(
         tx.session.add(customer)
         tx.emit(CustomerUpdated(customer_id=customer.id))
     await tx.session.flush()
-    if new:
+    if new and not auto:
         tx.emit(
             InteractionReceived(
                 interaction_id=interaction.id,
@@ -152,6 +157,25 @@ async def do_receive_contact(
         )
     tx.emit(MessageCreated(message_id=message.id, interaction_id=interaction.id, direction="in"))
     return Received(interaction.id, message.id, customer.id, False, new)
+
+
+async def _email_thread(tx: Tx, contact: InboundContact) -> Interaction | None:
+    """The open interaction of the mail this one answers (In-Reply-To / References)."""
+    if not contact.thread_refs:
+        return None
+    row = (
+        await tx.session.exec(
+            select(Interaction)
+            .join(Message, col(Message.interaction_id) == col(Interaction.id))
+            .where(
+                Message.channel == "email",
+                col(Message.provider_ref).in_(list(contact.thread_refs)[-20:]),
+                col(Interaction.state).in_(OPEN_STATES),
+            )
+            .order_by(col(Message.created_at).desc())
+        )
+    ).first()
+    return row
 
 
 async def _open_interaction(tx: Tx, customer_id: str, channel: str) -> Interaction | None:
