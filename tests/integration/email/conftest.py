@@ -8,12 +8,13 @@ import pytest
 
 from tests.support import dovecot as dovecot_support
 from tests.support.dovecot import Dovecot
+from tests.support.services import missing
 from tests.support.smtp_server import RecordingSmtpServer
 
 
 def _start_dovecot(*, idle: bool) -> Iterator[Dovecot]:
-    if not dovecot_support.available():
-        pytest.skip("dovecot is not installed (apt-get install dovecot-imapd)")
+    if not dovecot_support.available():  # CI=true: a failure, never a silent skip
+        missing("dovecot", FileNotFoundError("apt-get install dovecot-imapd"))
     server = Dovecot(idle=idle)
     try:
         server.start()
