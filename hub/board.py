@@ -38,6 +38,18 @@ async def board(session: AsyncSession, now: datetime) -> dict[str, Any]:
         "queues": [_queue(q, today, waiting, agents, now) for q in queues],
         "agents": [_agent(a, today, assigned, now) for a in agents],
         "hourly": _hourly(today, {q.id: q.answer_target_s for q in queues}, start),
+        "waiting": [
+            {
+                "id": i.id,
+                "queue_id": i.queue_id,
+                "channel": i.channel,
+                "state": i.state,
+                "waited_s": round((now - i.enqueued_at).total_seconds()),
+                "priority": round(i.priority, 1),
+                "why": i.priority_explain,
+            }
+            for i in sorted(waiting, key=lambda i: i.enqueued_at)[:50]
+        ],
     }
 
 

@@ -44,6 +44,13 @@
       cell(tr, q.agents_needed, q.agents_needed > q.agents_available ? "bad" : "");
       qs.appendChild(tr);
     }
+    const ws = $("#waiting tbody"); ws.replaceChildren();
+    for (const w of b.waiting) {
+      const tr = document.createElement("tr");
+      cell(tr, w.queue_id); cell(tr, w.channel); cell(tr, w.state); cell(tr, secs(w.waited_s));
+      cell(tr, w.priority); cell(tr, w.why);
+      ws.appendChild(tr);
+    }
     const as = $("#agents tbody"); as.replaceChildren();
     for (const a of b.agents) {
       const tr = document.createElement("tr");

@@ -56,16 +56,33 @@ async def until(check: Callable[[], bool], timeout: float = 15.0) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(30)  # regression: the hub's shutdown stalled 60 s ending IMAP IDLE
 async def test_mail_in_reply_out_threaded(
-    aiohttp_client: Any, make_settings: Callable[..., Any], dovecot: Dovecot,
+    aiohttp_client: Any,
+    make_settings: Callable[..., Any],
+    dovecot: Dovecot,
     smtp: RecordingSmtpServer,
 ) -> None:
     settings = make_settings(
-        run_background=True, routing={"tick_s": 0.2},
-        email={"mailboxes": [{"host": dovecot.host, "port": dovecot.port,
-                              "username": dovecot.user, "password": dovecot.password,
-                              "use_ssl": False, "poll_s": 0.5, "idle_timeout_s": 5}],
-               "smtp": {"host": smtp.host, "port": smtp.port, "starttls": False,
-                        "from_addr": "support@shop.example"}},
+        run_background=True,
+        routing={"tick_s": 0.2},
+        email={
+            "mailboxes": [
+                {
+                    "host": dovecot.host,
+                    "port": dovecot.port,
+                    "username": dovecot.user,
+                    "password": dovecot.password,
+                    "use_ssl": False,
+                    "poll_s": 0.5,
+                    "idle_timeout_s": 5,
+                }
+            ],
+            "smtp": {
+                "host": smtp.host,
+                "port": smtp.port,
+                "starttls": False,
+                "from_addr": "support@shop.example",
+            },
+        },
     )
     client = await aiohttp_client(create_app(settings))
     await add_agent(hub_of(client), "alice", display_name="Alice")
@@ -80,8 +97,9 @@ async def test_mail_in_reply_out_threaded(
         assert "order 1234" in offer["messages"][-1]["body"]
         interaction_id = offer["interaction"]["id"]
         await console.call("accept", {"interaction_id": interaction_id})
-        ack = await console.call("reply", {"interaction_id": interaction_id,
-                                           "body": "It ships today."})
+        ack = await console.call(
+            "reply", {"interaction_id": interaction_id, "body": "It ships today."}
+        )
         assert ack["ok"]
         await until(lambda: len(smtp.messages) == 1)
         sent = message_from_bytes(smtp.messages[0].content, policy=policy.default)
@@ -90,10 +108,14 @@ async def test_mail_in_reply_out_threaded(
         assert sent["In-Reply-To"] == "<first-mail@example.com>"
         our_id = str(sent["Message-ID"])
 
-        answer = (b"From: vera@example.com\nTo: support@shop.example\nSubject: Re: Where is my"
-                  b" order?\nMessage-ID: <second@example.com>\nIn-Reply-To: " + our_id.encode()
-                  + b"\nReferences: <first-mail@example.com> " + our_id.encode()
-                  + b"\n\nThank you!\n")
+        answer = (
+            b"From: vera@example.com\nTo: support@shop.example\nSubject: Re: Where is my"
+            b" order?\nMessage-ID: <second@example.com>\nIn-Reply-To: "
+            + our_id.encode()
+            + b"\nReferences: <first-mail@example.com> "
+            + our_id.encode()
+            + b"\n\nThank you!\n"
+        )
         await asyncio.to_thread(dovecot.append, answer)
         while True:
             created = await console.next("message.created", timeout=20)
