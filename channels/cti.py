@@ -49,6 +49,14 @@ def _text(payload: Mapping[str, Any], key: str, limit: int = 200) -> str:
     return str(value or "").strip()[:limit]
 
 
+def _users(payload: Mapping[str, Any]) -> list[Any]:
+    """`user[]` (repeated) or `user`; a form multidict works unflattened too."""
+    key = "user[]" if "user[]" in payload else "user"
+    getall = getattr(payload, "getall", None)
+    raw = getall(key, []) if callable(getall) else payload.get(key, [])
+    return raw if isinstance(raw, list) else [raw] if raw else []
+
+
 def parse_cti(payload: Mapping[str, Any]) -> CtiEvent:
     event = _text(payload, "event")
     if event not in EVENTS:
@@ -59,8 +67,7 @@ def parse_cti(payload: Mapping[str, Any]) -> CtiEvent:
     call_id = _text(payload, "callId", 128)
     if not call_id:
         raise ChannelError("callId is required")
-    raw_users = payload.get("user[]", payload.get("user", []))
-    users = raw_users if isinstance(raw_users, list) else [raw_users] if raw_users else []
+    users = _users(payload)
     cause = _text(payload, "cause", 32)
     return CtiEvent(
         event=event,
@@ -68,7 +75,7 @@ def parse_cti(payload: Mapping[str, Any]) -> CtiEvent:
         direction=direction,
         from_=_text(payload, "from", 64),
         to=_text(payload, "to", 64),
-        users=tuple(str(u)[:100] for u in users[:20] if u),
+        users=tuple(str(u).strip()[:100] for u in users[:20] if str(u).strip()),
         queue=_text(payload, "queue", 64),
         answering_number=_text(payload, "answeringNumber", 64),
         cause=cause if cause in CAUSES or not cause else "other",

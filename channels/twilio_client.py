@@ -22,28 +22,34 @@ log = logging.getLogger(__name__)
 PERMANENT_CODES = {21211, 21408, 21610, 21612, 21614, 21617, 30003, 30004, 30005, 30006, 30007}
 
 
-class RedirectingHttpClient(AsyncTwilioHttpClient):
-    """Sends every request to `base_url` instead of *.twilio.com (tests' local recorder)."""
+class HubTwilioHttpClient(AsyncTwilioHttpClient):
+    """Applies our timeout to every request and, given `base_url`, sends every request there
+    instead of *.twilio.com (tests' local recorder).
 
-    def __init__(self, base_url: str, **kwargs: Any) -> None:
+    twilio's own client stores the constructor timeout but passes `timeout=None` per request,
+    which aiohttp reads as "no timeout at all": a stalled Twilio would hang a relay forever.
+    """
+
+    def __init__(self, base_url: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.base = urlsplit(base_url.rstrip("/"))
+        self.base = urlsplit(base_url.rstrip("/")) if base_url else None
 
-    async def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
-        parts = urlsplit(url)
-        rewritten = urlunsplit(
-            (self.base.scheme, self.base.netloc, self.base.path + parts.path, parts.query, "")
+    async def request(
+        self, method: str, url: str, *args: Any, timeout: float | None = None, **kwargs: Any
+    ) -> Response:
+        if self.base is not None:
+            parts = urlsplit(url)
+            url = urlunsplit(
+                (self.base.scheme, self.base.netloc, self.base.path + parts.path, parts.query, "")
+            )
+        return await super().request(
+            method, url, *args, timeout=timeout if timeout is not None else self.timeout, **kwargs
         )
-        return await super().request(method, rewritten, *args, **kwargs)
 
 
 def make_twilio_client(settings: TwilioSettings, timeout_s: float = 15.0) -> Client:
     """Must be called inside the running event loop (the HTTP client opens an aiohttp session)."""
-    http: AsyncTwilioHttpClient
-    if settings.api_base_url:
-        http = RedirectingHttpClient(settings.api_base_url, timeout=timeout_s)
-    else:
-        http = AsyncTwilioHttpClient(timeout=timeout_s)
+    http = HubTwilioHttpClient(settings.api_base_url, timeout=timeout_s)
     return Client(settings.account_sid, settings.auth_token, http_client=http)
 
 

@@ -23,6 +23,15 @@ class VoiceStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class WaitInfo:
+    """Twilio's own queue figures from a waitUrl request (all optional)."""
+
+    queue_position: int | None
+    queue_time_s: int | None
+    current_queue_size: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Recording:
     call_sid: str
     url: str
@@ -39,8 +48,11 @@ def _sid(form: Mapping[str, str]) -> str:
 def _int(value: str | None) -> int | None:
     if value in (None, ""):
         return None
+    text = str(value).strip()
     try:
-        return max(0, int(str(value)))
+        if len(text) > 12:  # no call lasts 10**12 s: huge digit strings are garbage
+            raise ValueError(text)
+        return max(0, int(text))
     except ValueError:
         raise ChannelError(f"not a number: {str(value)[:20]!r}") from None
 
@@ -69,6 +81,15 @@ def parse_voice_status(form: Mapping[str, str]) -> VoiceStatus:
     if status not in CALL_STATUSES:
         raise ChannelError(f"unknown CallStatus {status[:32]!r}")
     return VoiceStatus(_sid(form), status, _int(form.get("CallDuration")))
+
+
+def parse_wait(form: Mapping[str, str]) -> WaitInfo:
+    """QueuePosition / QueueTime / CurrentQueueSize; garbage (not a number) is a ChannelError."""
+    return WaitInfo(
+        queue_position=_int(form.get("QueuePosition")),
+        queue_time_s=_int(form.get("QueueTime")),
+        current_queue_size=_int(form.get("CurrentQueueSize")),
+    )
 
 
 def parse_recording(form: Mapping[str, str]) -> Recording:
@@ -110,7 +131,9 @@ def voicemail_twiml(message: str, action_url: str, language: str) -> str:
     return str(r)
 
 
-def dial_agent_twiml(*, client_identity: str, phone: str, caller_id: str | None) -> str:
+def dial_agent_twiml(
+    *, client_identity: str | None, phone: str | None, caller_id: str | None
+) -> str:
     r = VoiceResponse()
     dial = Dial(caller_id=caller_id) if caller_id else Dial()
     if client_identity:
@@ -123,9 +146,10 @@ def dial_agent_twiml(*, client_identity: str, phone: str, caller_id: str | None)
     return str(r)
 
 
-def reject_twiml() -> str:
+def reject_twiml(reason: str = "busy") -> str:
+    """Twilio accepts `busy` or `rejected`; anything else becomes `rejected`."""
     r = VoiceResponse()
-    r.reject(reason="busy")
+    r.reject(reason=reason if reason in ("busy", "rejected") else "rejected")
     return str(r)
 
 

@@ -38,7 +38,7 @@ class HubProcess:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )
-        await until(self._ready, timeout=30, what=f"hub on {self.url} to be ready")
+        await until(self._ready, timeout=90, what=f"hub on {self.url} to be ready")
 
     async def _ready(self) -> bool:
         try:

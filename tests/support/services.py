@@ -33,13 +33,22 @@ def pg_url(database: str) -> str:
 
 
 async def _admin(sql: str) -> None:
+    """Retries CREATE ... TEMPLATE while another session briefly holds the template (a busy
+    machine with several test runs), instead of failing the test that needed the database."""
     import asyncpg
 
     conn = await asyncpg.connect(
-        host=PG_HOST, port=PG_PORT, user=PG_USER, database=PG_ADMIN_DB, timeout=5
+        host=PG_HOST, port=PG_PORT, user=PG_USER, database=PG_ADMIN_DB, timeout=30
     )
     try:
-        await conn.execute(sql)
+        for attempt in range(20):
+            try:
+                await conn.execute(sql)
+                return
+            except asyncpg.ObjectInUseError:
+                if attempt == 19:
+                    raise
+                await asyncio.sleep(0.25)
     finally:
         await conn.close()
 
