@@ -1,5 +1,5 @@
-"""Routing benchmark: the real engine on a simulated clock vs Erlang C (pyworkforce), tier waits
-under value-first vs FIFO routing, and decide() latency at 10,000 waiting x 500 agents.
+"""Routing benchmark: decide() throughput vs a naive FIFO loop, and the real engine on a simulated
+clock: service level vs routing.erlang, tier waits under value-first vs FIFO routing.
 
     python -m bench.routing_sim            # full run (100k+ contacts per case)
     python -m bench.routing_sim --smoke    # seconds, used by the test suite
@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import argparse
 import heapq
+import math
 import random
 import statistics
 import time
 from dataclasses import dataclass, replace
+from typing import Any
 
 from routing.engine import decide
+from routing.erlang import average_speed_of_answer, occupancy, service_level
 from routing.types import AgentView, InteractionView, QueueView, RoutingConfig, RoutingSnapshot
 
+NOW = 1_800_000_000.0
 QUEUE = "support"
 TIER_MIX = (("vip", 0.05), ("enterprise", 0.15), ("household", 0.30), ("standard", 0.50))
 
@@ -47,89 +51,84 @@ class SimResult:
     waits_by_tier: dict[str, list[float]]
 
 
+def _arrivals(rate: float, contacts: int, rng: random.Random) -> list[tuple[float, int, str, str]]:
+    """Poisson arrivals as a heap of (time, seq, kind, id) events."""
+    events, t = [], 0.0
+    for n in range(contacts):
+        t += rng.expovariate(rate)
+        events.append((t, n, "arrive", f"c{n}"))
+    heapq.heapify(events)
+    return events
+
+
+def _free_agents(free_at_idle: dict[str, float]) -> tuple[AgentView, ...]:
+    return tuple(
+        AgentView(
+            id=a, available=True, queues=frozenset({QUEUE}), capacity={"voice": 1}, idle_since=idle
+        )
+        for a, idle in free_at_idle.items()
+    )
+
+
+def _config(fifo: bool) -> RoutingConfig:
+    config = RoutingConfig()
+    if not fifo:
+        return config
+    # only waiting time counts: first come, first served
+    weights = replace(config.weights, tier={}, value_per_1000=0, sla_max=0, channel={})
+    return replace(config, weights=weights)
+
+
 def simulate(case: Case, contacts: int, *, fifo: bool = False, seed: int = 7) -> SimResult:
     """Event-driven: arrivals and completions; after each event the engine decides."""
     rng = random.Random(seed)
-    rate = case.calls / (case.interval_min * 60)
     aht = case.aht_min * 60
-    queue = QueueView(id=QUEUE, answer_target_s=case.target_s)
-    config = RoutingConfig()
-    if fifo:  # only waiting time counts: first come, first served
-        config = replace(
-            config,
-            weights=replace(config.weights, tier={}, value_per_1000=0, sla_max=0, channel={}),
-        )
-    free_at_idle = {f"a{n}": 0.0 for n in range(case.agents)}  # agent -> idle since (free)
-    events: list[tuple[float, int, str, str]] = []  # (time, seq, kind, id)
-    seq = 0
-    t = 0.0
-    for n in range(contacts):
-        t += rng.expovariate(rate)
-        events.append((t, seq, "arrive", f"c{n}"))
-        seq += 1
-    heapq.heapify(events)
-    tiers = [tier for tier, _ in TIER_MIX]
-    weights = [w for _, w in TIER_MIX]
+    queues = {QUEUE: QueueView(id=QUEUE, answer_target_s=case.target_s)}
+    config = _config(fifo)
+    free_at_idle = {f"a{n}": 0.0 for n in range(case.agents)}  # free agent -> idle since
+    events = _arrivals(case.calls / (case.interval_min * 60), contacts, rng)
+    seq = contacts
+    tiers, shares = [t for t, _ in TIER_MIX], [w for _, w in TIER_MIX]
     waiting: dict[str, InteractionView] = {}
     waits: dict[str, list[float]] = {tier: [] for tier in tiers}
-    busy_time = 0.0
-    answered_in_target = 0
-    end = 0.0
+    busy_time = end = 0.0
     while events:
         now, _, kind, ident = heapq.heappop(events)
         end = now
         if kind == "arrive":
-            tier = rng.choices(tiers, weights)[0]
-            waiting[ident] = InteractionView(
-                id=ident, queue_id=QUEUE, channel="voice", enqueued_at=now, tier=tier
-            )
+            tier = rng.choices(tiers, shares)[0]
+            waiting[ident] = InteractionView(ident, QUEUE, "voice", enqueued_at=now, tier=tier)
         else:
             free_at_idle[ident] = now
         if not waiting or not free_at_idle:
             continue
-        agents = tuple(
-            AgentView(
-                id=a,
-                available=True,
-                queues=frozenset({QUEUE}),
-                capacity={"voice": 1},
-                idle_since=idle,
-            )
-            for a, idle in free_at_idle.items()
+        snapshot = RoutingSnapshot(
+            tuple(waiting.values()), _free_agents(free_at_idle), queues, config
         )
-        snapshot = RoutingSnapshot(tuple(waiting.values()), agents, {QUEUE: queue}, config)
         for d in decide(snapshot, now):
             it = waiting.pop(d.interaction_id)
             del free_at_idle[d.agent_id]
-            wait = now - it.enqueued_at
-            waits[it.tier].append(wait)
-            answered_in_target += wait <= case.target_s
+            waits[it.tier].append(now - it.enqueued_at)
             handle = rng.expovariate(1 / aht)
             busy_time += handle
             heapq.heappush(events, (now + handle, seq, "done", d.agent_id))
             seq += 1
     every = [w for ws in waits.values() for w in ws]
+    in_target = sum(w <= case.target_s for w in every)
     return SimResult(
-        answered_in_target / len(every),
-        statistics.fmean(every),
-        busy_time / (case.agents * end),
-        waits,
+        in_target / len(every), statistics.fmean(every), busy_time / (case.agents * end), waits
     )
 
 
 def erlang_reference(case: Case) -> tuple[float, float, float]:
-    from pyworkforce.queuing import ErlangC
-
-    ref = ErlangC(
-        transactions=case.calls,
-        aht=case.aht_min,
-        asa=case.target_s / 60,
-        interval=int(case.interval_min),
+    """What routing.erlang predicts for the case: service level, ASA and occupancy."""
+    rate = case.calls / (case.interval_min * 60)
+    aht = case.aht_min * 60
+    return (
+        service_level(rate, aht, case.agents, case.target_s),
+        average_speed_of_answer(rate, aht, case.agents),
+        occupancy(rate, aht, case.agents),
     )
-    pw = ref.waiting_probability(case.agents)
-    traffic = case.calls / (case.interval_min * 60) * case.aht_min * 60
-    asa = pw * case.aht_min * 60 / (case.agents - traffic)
-    return ref.service_level(case.agents), asa, ref.achieved_occupancy(case.agents)
 
 
 def naive_fifo(snapshot: RoutingSnapshot) -> list[tuple[str, str]]:
@@ -147,9 +146,9 @@ def naive_fifo(snapshot: RoutingSnapshot) -> list[tuple[str, str]]:
     return out
 
 
-def latency(waiting: int, agents: int, runs: int) -> tuple[float, float, float]:
-    rng = random.Random(3)
-    now = 1_800_000_000.0
+def bench_snapshot(waiting: int, agents: int, seed: int = 3) -> RoutingSnapshot:
+    """Three queues (one skill-gated), all channels, mixed tiers, agents partly loaded."""
+    rng = random.Random(seed)
     queues = {
         q: QueueView(id=q, required_skills={"x": 1} if q == "sales" else {})
         for q in ("support", "sales", "vip")
@@ -159,7 +158,7 @@ def latency(waiting: int, agents: int, runs: int) -> tuple[float, float, float]:
             id=f"i{n}",
             queue_id=rng.choice(list(queues)),
             channel=rng.choice(("voice", "chat", "email", "sms")),
-            enqueued_at=now - rng.uniform(0, 900),
+            enqueued_at=NOW - rng.uniform(0, 900),
             tier=rng.choice(("vip", "enterprise", "household", "standard")),
             lifetime_value=rng.uniform(0, 1e5),
         )
@@ -171,28 +170,58 @@ def latency(waiting: int, agents: int, runs: int) -> tuple[float, float, float]:
             available=True,
             queues=frozenset(rng.sample(list(queues), 2)),
             skills={"x": rng.randint(0, 3)},
-            idle_since=now - rng.uniform(0, 600),
+            idle_since=NOW - rng.uniform(0, 600),
             capacity={"voice": 1, "chat": 3, "email": 5, "sms": 3},
             load={"chat": rng.randint(0, 3)},
         )
         for n in range(agents)
     )
-    snapshot = RoutingSnapshot(its, ags, queues, RoutingConfig())
-    samples, baseline = [], []
+    return RoutingSnapshot(its, ags, queues, RoutingConfig())
+
+
+@dataclass(frozen=True)
+class Throughput:
+    waiting: int
+    agents: int
+    decisions: int
+    engine_s: float  # median seconds per decide() call
+    naive_decisions: int
+    naive_s: float  # median seconds per naive_fifo() call, same snapshot, same run
+
+    @property
+    def per_s(self) -> float:
+        return self.decisions / self.engine_s if self.engine_s else math.inf
+
+    @property
+    def naive_per_s(self) -> float:
+        return self.naive_decisions / self.naive_s if self.naive_s else math.inf
+
+
+def throughput(waiting: int, agents: int, runs: int) -> Throughput:
+    """Median of `runs` calls of decide() and of the naive baseline, interleaved."""
+    snapshot = bench_snapshot(waiting, agents)
+    engine, naive = [], []
+    made = baseline_made = 0
     for _ in range(runs):
         started = time.perf_counter()
-        decide(snapshot, now)
-        samples.append(time.perf_counter() - started)
+        made = len(decide(snapshot, NOW))
+        engine.append(time.perf_counter() - started)
         started = time.perf_counter()
-        naive_fifo(snapshot)
-        baseline.append(time.perf_counter() - started)
-    samples.sort()
-    p50, p99 = samples[len(samples) // 2], samples[min(len(samples) - 1, int(len(samples) * 0.99))]
-    return p50, p99, statistics.median(baseline)
+        baseline_made = len(naive_fifo(snapshot))
+        naive.append(time.perf_counter() - started)
+    return Throughput(
+        waiting,
+        agents,
+        made,
+        statistics.median(engine),
+        baseline_made,
+        statistics.median(naive),
+    )
 
 
-def run_routing_bench(smoke: bool = False) -> dict[str, object]:
-    contacts = 2_000 if smoke else 100_000
+def run_routing_bench(smoke: bool = False) -> dict[str, Any]:
+    """Everything the report prints; `smoke` is a seconds-long version for the test suite."""
+    contacts = 1_500 if smoke else 50_000
     rows = []
     for case in CASES[:1] if smoke else CASES:
         sim = simulate(case, contacts)
@@ -201,30 +230,38 @@ def run_routing_bench(smoke: bool = False) -> dict[str, object]:
     tier_case = CASES[1]
     prio = simulate(tier_case, contacts)
     fifo = simulate(tier_case, contacts, fifo=True)
-    waiting, agents = (1_000, 50) if smoke else (10_000, 500)
-    lat = latency(waiting, agents, 3 if smoke else 30)
+    sizes = [(100, 50)] if smoke else [(w, a) for w in (100, 1_000, 5_000) for a in (50, 500)]
     return {
         "contacts": contacts,
         "cases": rows,
         "tiers": (tier_case, prio, fifo),
-        "latency": lat,
-        "waiting": waiting,
-        "agents": agents,
+        "throughput": [throughput(w, a, 3 if smoke else 15) for w, a in sizes],
     }
 
 
-def print_report(result: dict[str, object]) -> None:
-    print(f"Simulation: {result['contacts']:,} contacts per case, real routing.engine.decide")
+def print_report(result: dict[str, Any]) -> None:
+    print("decide() throughput vs a naive FIFO first-available loop (same snapshots, same run)")
+    print(
+        f"{'waiting':>8} {'agents':>7} {'offers':>7} {'decide ms':>10} {'decisions/s':>12} "
+        f"{'naive ms':>9} {'naive dec/s':>12} {'ratio':>6}"
+    )
+    for t in result["throughput"]:
+        print(
+            f"{t.waiting:>8} {t.agents:>7} {t.decisions:>7} {t.engine_s * 1000:>10.1f} "
+            f"{t.per_s:>12,.0f} {t.naive_s * 1000:>9.1f} {t.naive_per_s:>12,.0f} "
+            f"{t.per_s / t.naive_per_s:>5.2f}x"
+        )
+    print(f"\nSimulation: {result['contacts']:,} contacts per case, real routing.engine.decide")
     print(
         f"{'case':<42} {'SL sim':>7} {'SL fifo':>7} {'SL Erl':>7} {'ASA sim':>8} "
         f"{'ASA Erl':>8} {'occ sim':>8} {'occ Erl':>8}"
     )
-    for case, sim, (sl, asa, occ), fifo_sl in result["cases"]:  # type: ignore[attr-defined]
+    for case, sim, (sl, asa, occ), fifo_sl in result["cases"]:
         print(
             f"{case.name:<42} {sim.service_level:7.3f} {fifo_sl:7.3f} {sl:7.3f} "
             f"{sim.asa_s:8.1f} {asa:8.1f} {sim.occupancy:8.3f} {occ:8.3f}"
         )
-    case, prio, fifo = result["tiers"]  # type: ignore[misc]
+    case, prio, fifo = result["tiers"]
     print(f"\nMean / p90 wait by tier, {case.name}: value-first vs FIFO (same arrivals)")
     for tier in prio.waits_by_tier:
         p, f = prio.waits_by_tier[tier], fifo.waits_by_tier[tier]
@@ -232,12 +269,6 @@ def print_report(result: dict[str, object]) -> None:
             f"  {tier:<11} value-first {statistics.fmean(p):7.1f} s / {pct(p, 0.9):7.1f} s"
             f"   fifo {statistics.fmean(f):7.1f} s / {pct(f, 0.9):7.1f} s"
         )
-    p50, p99, base = result["latency"]  # type: ignore[misc]
-    print(
-        f"\ndecide() with {result['waiting']:,} waiting x {result['agents']} agents: "
-        f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms; naive FIFO baseline "
-        f"{base * 1000:.1f} ms (ratio {p50 / base:.2f}x)"
-    )
 
 
 def pct(values: list[float], q: float) -> float:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from routing.erlang import expected_wait
 from routing.hours import is_open
 from routing.priority import priority, score
-from routing.strategies import order_key
+from routing.strategies import DYNAMIC, order_key
 from routing.types import (
     AgentView,
     Decision,
@@ -23,39 +24,57 @@ from routing.types import (
 )
 
 
+@dataclass
+class _Pass:
+    """What one pass has handed out so far: load and offer order per agent, agent pools."""
+
+    load: dict[str, dict[str, int]]
+    turns: dict[str, int] = field(default_factory=dict)
+    pools: dict[tuple[str, str, bool], list[AgentView]] = field(default_factory=dict)
+
+    def pool(
+        self, ready: list[AgentView], queue: QueueView, channel: str, over: bool
+    ) -> list[AgentView]:
+        """Agents serving the queue in strategy order, built once per (queue, channel, overflow)."""
+        key = (queue.id, channel, over)
+        if key not in self.pools:
+            self.pools[key] = sorted(
+                (a for a in ready if serves(a, queue, over)),
+                key=lambda a: order_key(a, queue, self.load[a.id]),
+            )
+        return self.pools[key]
+
+    def give(self, agent: AgentView, channel: str) -> None:
+        load = self.load[agent.id]
+        load[channel] = load.get(channel, 0) + 1
+        self.turns[agent.id] = len(self.turns)
+
+
 def decide(snapshot: RoutingSnapshot, now: float) -> list[Decision]:
+    """Offers for this pass: best interaction first, each to the best eligible agent."""
     config = snapshot.config
-    load = {a.id: dict(a.load) for a in snapshot.agents}
+    state = _Pass(load={a.id: dict(a.load) for a in snapshot.agents})
     agents = {a.id: a for a in snapshot.agents}
     ready = [a for a in snapshot.agents if a.available and not _wrapping_up(a, now)]
-    pools: dict[tuple[str, str, bool], list[AgentView]] = {}
     decisions: list[Decision] = []
     open_now = {q.id: is_open(q, now) for q in snapshot.queues.values()}
     for _score, interaction in ranked_waiting(snapshot, now):
         queue = snapshot.queues.get(interaction.queue_id)
         if queue is None or not open_now[queue.id]:
             continue
-        held_for = relationship_hold(interaction, agents, config, now)
+        held_for = relationship_hold(interaction, queue, agents, config, now)
         if held_for:
             pool = [agents[held_for]]
         else:
-            key = (queue.id, interaction.channel, overflowed(queue, interaction, now))
-            if key not in pools:
-                pools[key] = sorted(
-                    (a for a in ready if serves(a, queue, key[2])),
-                    key=lambda a: order_key(a, queue, load[a.id]),
-                )
-            pool = pools[key]
-        agent = pick(pool, interaction, queue, load, config, now)
+            over = overflowed(queue, interaction, now)
+            pool = state.pool(ready, queue, interaction.channel, over)
+        agent = pick(pool, interaction, queue, state, config, now)
         if agent is None:
             continue
-        load[agent.id][interaction.channel] = load[agent.id].get(interaction.channel, 0) + 1
+        state.give(agent, interaction.channel)
         prio = priority(interaction, queue, config.weights, now)
-        decisions.append(
-            Decision(
-                interaction.id, agent.id, prio, reason(agent, interaction, queue, held_for, now)
-            )
-        )
+        why = reason(agent, interaction, queue, held_for, now)
+        decisions.append(Decision(interaction.id, agent.id, prio, why))
     return decisions
 
 
@@ -63,7 +82,7 @@ def pick(
     pool: list[AgentView],
     interaction: InteractionView,
     queue: QueueView,
-    load: Mapping[str, Mapping[str, int]],
+    state: _Pass,
     config: RoutingConfig,
     now: float,
 ) -> AgentView | None:
@@ -72,20 +91,21 @@ def pick(
     Agents found without capacity for the channel are dropped from the pool on the way: load only
     grows within a pass, so they stay full, and an exhausted pool costs nothing afterwards.
     """
-    if queue.strategy == "least_occupied":  # the key moves with every offer: full scan
+    load = state.load
+    if queue.strategy in DYNAMIC:  # the key moves with every offer: full scan
         found = [a for a in pool if eligible(a, interaction, queue, load[a.id], config, now)]
-        return min(found, key=lambda a: order_key(a, queue, load[a.id])) if found else None
+        if not found:
+            return None
+        return min(found, key=lambda a: order_key(a, queue, load[a.id], state.turns.get(a.id)))
     keep = 0
-    chosen = None
     for index, agent in enumerate(pool):
         if not has_capacity(agent, interaction.channel, load[agent.id], config):
             continue
         pool[keep] = agent
         keep += 1
         if eligible(agent, interaction, queue, load[agent.id], config, now):
-            chosen = agent
             pool[keep:] = pool[index + 1 :]
-            return chosen
+            return agent
     del pool[keep:]
     return None
 
@@ -129,19 +149,22 @@ def ranked_waiting(snapshot: RoutingSnapshot, now: float) -> list[tuple[float, I
 
 def relationship_hold(
     interaction: InteractionView,
+    queue: QueueView,
     agents: Mapping[str, AgentView],
     config: RoutingConfig,
     now: float,
 ) -> str | None:
-    """Within the window, an available preferred agent is the only candidate (the offer waits for
-    them); an absent, excluded or away preferred agent holds nothing."""
+    """Within the window, an available preferred agent who could take the interaction is the only
+    candidate (the offer waits while they are momentarily busy or wrapping up); an absent, away,
+    excluded or unqualified preferred agent holds nothing, so the contact is not delayed for
+    someone who can never take it."""
     preferred = interaction.preferred_agent_id
     if not preferred or now - interaction.enqueued_at >= config.relationship_window_s:
         return None
     agent = agents.get(preferred)
     if agent is None or not agent.available or preferred in interaction.excluded_agent_ids:
         return None
-    return preferred
+    return preferred if qualified(agent, interaction, queue, config, now) else None
 
 
 def overflowed(queue: QueueView, interaction: InteractionView, now: float) -> bool:
@@ -157,9 +180,23 @@ def eligible(
     config: RoutingConfig,
     now: float,
 ) -> bool:
+    """Can take this interaction right now (qualified, free, and with room on the channel)."""
     if not agent.available or agent.id in interaction.excluded_agent_ids:
         return False
-    if _wrapping_up(agent, now) or interaction.channel not in queue.channels:
+    if _wrapping_up(agent, now) or not qualified(agent, interaction, queue, config, now):
+        return False
+    return has_capacity(agent, interaction.channel, load, config)
+
+
+def qualified(
+    agent: AgentView,
+    interaction: InteractionView,
+    queue: QueueView,
+    config: RoutingConfig,
+    now: float,
+) -> bool:
+    """Could take it at all: queue membership (or overflow), skill levels and languages."""
+    if interaction.channel not in queue.channels:
         return False
     over = overflowed(queue, interaction, now)
     if not serves(agent, queue, over):
@@ -171,7 +208,26 @@ def eligible(
             return False
     if queue.language and queue.language not in agent.languages:
         return False
-    return has_capacity(agent, interaction.channel, load, config)
+    return speaks_customer_language(agent, interaction, config, now)
+
+
+def speaks_customer_language(
+    agent: AgentView, interaction: InteractionView, config: RoutingConfig, now: float
+) -> bool:
+    """The customer's language (primary subtag: "de-AT" -> "de") is required for
+    `language_window_s`; after that anyone else eligible may answer rather than nobody."""
+    if not interaction.language or now - interaction.enqueued_at >= config.language_window_s:
+        return True
+    return speaks(agent, interaction.language)
+
+
+def speaks(agent: AgentView, language: str) -> bool:
+    wanted = _primary(language)
+    return not wanted or any(_primary(spoken) == wanted for spoken in agent.languages)
+
+
+def _primary(language: str | None) -> str:
+    return (language or "").replace("_", "-").split("-")[0].strip().casefold()
 
 
 def has_capacity(
@@ -194,6 +250,8 @@ def reason(
         text += f", overflow to {queue.overflow_to}"
     elif overflowed(queue, interaction, now) and queue.overflow_min_level is not None:
         text += ", overflow to lower skill level"
+    if interaction.language and not speaks(agent, interaction.language):
+        text += f", language window over ({interaction.language})"
     return text
 
 

@@ -24,8 +24,15 @@ def erlang_c(traffic: float, agents: int) -> float:
         return 0.0
     if agents <= traffic:
         return 1.0  # overloaded: everyone waits, the queue grows without bound
-    b = erlang_b(traffic, agents)
+    return _c_from_b(erlang_b(traffic, agents), traffic, agents)
+
+
+def _c_from_b(b: float, traffic: float, agents: int) -> float:
     return agents * b / (agents - traffic * (1 - b))
+
+
+def _service_level(pw: float, traffic: float, agents: int, aht_s: float, target_s: float) -> float:
+    return max(0.0, 1.0 - pw * math.exp(-(agents - traffic) * target_s / aht_s))
 
 
 def service_level(arrival_rate_s: float, aht_s: float, agents: int, target_s: float) -> float:
@@ -33,8 +40,7 @@ def service_level(arrival_rate_s: float, aht_s: float, agents: int, target_s: fl
     traffic = arrival_rate_s * aht_s
     if agents <= traffic:
         return 0.0
-    pw = erlang_c(traffic, agents)
-    return max(0.0, 1.0 - pw * math.exp(-(agents - traffic) * target_s / aht_s))
+    return _service_level(erlang_c(traffic, agents), traffic, agents, aht_s, target_s)
 
 
 def average_speed_of_answer(arrival_rate_s: float, aht_s: float, agents: int) -> float:
@@ -51,11 +57,23 @@ def occupancy(arrival_rate_s: float, aht_s: float, agents: int) -> float:
 def agents_needed(
     arrival_rate_s: float, aht_s: float, target_s: float, service_level_pct: float
 ) -> int:
-    """Fewest agents meeting the service level (e.g. 80 % in 20 s)."""
-    agents = max(1, math.floor(arrival_rate_s * aht_s) + 1)
-    while service_level(arrival_rate_s, aht_s, agents, target_s) * 100 < service_level_pct:
+    """Fewest agents meeting the service level (e.g. 80 % in 20 s).
+
+    Walks the Erlang B recurrence once, so a 1,000-agent answer costs 1,000 steps, not a
+    million; a target of 100 % is unreachable and is capped at 99.999 %.
+    """
+    traffic = arrival_rate_s * aht_s
+    if traffic <= 0:
+        return 1  # keep someone logged in even when nothing is forecast
+    goal = min(service_level_pct, 99.999) / 100
+    b, agents = 1.0, 0
+    while True:
         agents += 1
-    return agents
+        b = traffic * b / (agents + traffic * b)
+        if agents > traffic:
+            pw = _c_from_b(b, traffic, agents)
+            if _service_level(pw, traffic, agents, aht_s, target_s) >= goal:
+                return agents
 
 
 def expected_wait(position: int, agents: int, aht_s: float) -> float:

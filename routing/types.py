@@ -91,6 +91,8 @@ class RoutingConfig:
     weights: Weights = field(default_factory=Weights)
     relationship_window_s: float = 30.0  # preferred agent gets the first offer this long
     exclusive_channels: frozenset[str] = frozenset({"voice"})  # a call excludes other work
+    language_window_s: float = 60.0  # the customer's own language is required this long, then
+    # any agent of the queue may answer (a rare language must not strand the contact)
 
 
 @dataclass(frozen=True, slots=True)
