@@ -71,7 +71,10 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Run a storage test on both supported databases."""
+    """Run a storage test on both supported databases.
+
+    Request it *before* aiohttp_client: fixtures are torn down in reverse order, and a database
+    dropped under a running app made its shutdown hang (seen once in CI in test_cti)."""
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
     return str(request.getfixturevalue("pg_url"))

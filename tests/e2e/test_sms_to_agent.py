@@ -39,7 +39,7 @@ async def seed_vip(client: Any) -> None:
 
 
 async def test_sms_reaches_an_agent_and_the_reply_reaches_twilio(
-    aiohttp_client: Any, make_settings: Callable[..., Any], services_settings: dict[str, Any]
+    services_settings: dict[str, Any], aiohttp_client: Any, make_settings: Callable[..., Any]
 ) -> None:
     async with start_fake_twilio() as twilio:
         settings = make_settings(

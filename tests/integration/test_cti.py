@@ -23,7 +23,7 @@ TOKEN = "cti-secret-token"
 
 
 @pytest.fixture
-async def client(aiohttp_client: Any, make_settings: Callable[..., Any], db_url: str) -> Any:
+async def client(db_url: str, aiohttp_client: Any, make_settings: Callable[..., Any]) -> Any:
     settings = make_settings(
         database_url=db_url,
         cti_token=TOKEN,

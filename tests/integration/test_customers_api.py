@@ -23,7 +23,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 async def client(
-    aiohttp_client: Any, make_settings: Callable[..., Any], db_url: str, clock: ManualClock
+    db_url: str, aiohttp_client: Any, make_settings: Callable[..., Any], clock: ManualClock
 ) -> Any:
     c = await aiohttp_client(create_app(make_settings(database_url=db_url), clock=clock))
     await add_agent(hub_of(c), "sup", role="supervisor")

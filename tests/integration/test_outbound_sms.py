@@ -37,9 +37,9 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 async def client(
+    db_url: str,  # first: the database must outlive the app (fixtures end in reverse order)
     aiohttp_client: Any,
     make_settings: Callable[..., Any],
-    db_url: str,
     twilio: FakeTwilio,
     clock: ManualClock,
 ) -> Any:

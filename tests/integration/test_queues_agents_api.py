@@ -14,7 +14,7 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-async def client(aiohttp_client: Any, make_settings: Callable[..., Any], db_url: str) -> Any:
+async def client(db_url: str, aiohttp_client: Any, make_settings: Callable[..., Any]) -> Any:
     c = await aiohttp_client(create_app(make_settings(database_url=db_url)))
     hub = hub_of(c)
     await add_agent(hub, "root", role="admin")

@@ -31,7 +31,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 async def hub(
-    aiohttp_client: Any, make_settings: Callable[..., Any], db_url: str, clock: ManualClock
+    db_url: str, aiohttp_client: Any, make_settings: Callable[..., Any], clock: ManualClock
 ) -> Hub:
     client = await aiohttp_client(create_app(make_settings(database_url=db_url), clock=clock))
     return hub_of(client)

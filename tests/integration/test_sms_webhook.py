@@ -16,7 +16,7 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-async def client(aiohttp_client: Any, make_settings: Callable[..., Any], db_url: str) -> Any:
+async def client(db_url: str, aiohttp_client: Any, make_settings: Callable[..., Any]) -> Any:
     return await aiohttp_client(create_app(make_settings(database_url=db_url)))
 
 

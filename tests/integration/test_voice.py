@@ -31,7 +31,7 @@ async def twilio() -> AsyncIterator[FakeTwilio]:
 
 @pytest.fixture
 async def client(
-    aiohttp_client: Any, make_settings: Callable[..., Any], db_url: str, twilio: FakeTwilio
+    db_url: str, aiohttp_client: Any, make_settings: Callable[..., Any], twilio: FakeTwilio
 ) -> Any:
     settings = make_settings(database_url=db_url, twilio={"api_base_url": twilio.base_url})
     return await aiohttp_client(create_app(settings))
