@@ -6,6 +6,7 @@ import asyncio
 import os
 import socket
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -28,6 +29,10 @@ class HubProcess:
         self.url = f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
+        # Open for the life of the process (it writes there); read on failure.
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115
+            prefix="crmhub-hub-", suffix=".log", delete=False
+        )
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -35,10 +40,14 @@ class HubProcess:
             "serve",
             cwd=ROOT,
             env=self.env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=self.log,
         )
-        await until(self._ready, timeout=90, what=f"hub on {self.url} to be ready")
+        try:
+            await until(self._ready, timeout=90, what=f"hub on {self.url} to be ready")
+        except TimeoutError:
+            tail = Path(self.log.name).read_text(errors="replace")[-3000:]
+            raise AssertionError(f"hub on {self.url} not ready after 90 s; log:\n{tail}") from None
 
     async def _ready(self) -> bool:
         try:
