@@ -8,6 +8,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub.customer_search import suggest_duplicates
+from hub.customers import interaction_summary
 from hub.errors import NotFound
 from hub.models import (
     BackofficeRecord,
@@ -16,7 +17,6 @@ from hub.models import (
     CustomerMerge,
     CustomerNote,
     Interaction,
-    Message,
     Order,
 )
 
@@ -95,7 +95,9 @@ async def customer_360(
         "identities": [
             {"kind": i.kind, "value": i.value, "confidence": i.confidence} for i in identities
         ],
-        "interactions": [await _interaction(session, it) for it in interactions],
+        "interactions": [
+            await interaction_summary(session, it, preview_chars=200) for it in interactions
+        ],
         "orders": [
             {
                 "id": o.id,
@@ -136,25 +138,4 @@ async def customer_360(
             if backoffice
             else None
         ),
-    }
-
-
-async def _interaction(session: AsyncSession, it: Interaction) -> dict[str, Any]:
-    last = (
-        await session.exec(
-            select(Message.body)
-            .where(Message.interaction_id == it.id)
-            .order_by(col(Message.created_at).desc())
-            .limit(1)
-        )
-    ).first()
-    return {
-        "id": it.id,
-        "channel": it.channel,
-        "state": it.state,
-        "subject": it.subject,
-        "created_at": it.created_at.isoformat(),
-        "disposition": it.disposition,
-        "agent_id": it.assigned_agent_id,
-        "preview": (last or "")[:200],
     }

@@ -74,6 +74,30 @@ async def resolve_customer(
     return customer, True
 
 
+async def interaction_summary(
+    session: AsyncSession, it: Interaction, *, preview_chars: int
+) -> dict[str, Any]:
+    """One line of a customer's timeline: the interaction and a preview of its last message."""
+    last = (
+        await session.exec(
+            select(Message.body)
+            .where(Message.interaction_id == it.id)
+            .order_by(col(Message.created_at).desc())
+            .limit(1)
+        )
+    ).first()
+    return {
+        "id": it.id,
+        "channel": it.channel,
+        "state": it.state,
+        "subject": it.subject,
+        "created_at": it.created_at.isoformat(),
+        "disposition": it.disposition,
+        "agent_id": it.assigned_agent_id,
+        "preview": (last or "")[:preview_chars],
+    }
+
+
 async def customer_card(session: AsyncSession, customer_id: str, recent: int = 5) -> dict[str, Any]:
     """What an offer shows: who it is, what they are worth, what happened last."""
     customer = await session.get(Customer, customer_id)
@@ -92,27 +116,7 @@ async def customer_card(session: AsyncSession, customer_id: str, recent: int = 5
             .limit(recent + 1)
         )
     ).all()
-    history = []
-    for it in rows:
-        preview = (
-            await session.exec(
-                select(Message.body)
-                .where(Message.interaction_id == it.id)
-                .order_by(col(Message.created_at).desc())
-                .limit(1)
-            )
-        ).first()
-        history.append(
-            {
-                "id": it.id,
-                "channel": it.channel,
-                "state": it.state,
-                "subject": it.subject,
-                "created_at": it.created_at.isoformat(),
-                "preview": (preview or "")[:140],
-                "disposition": it.disposition,
-            }
-        )
+    history = [await interaction_summary(session, it, preview_chars=140) for it in rows]
     notes = (
         await session.exec(
             select(CustomerNote.body, CustomerNote.author_name)

@@ -8,8 +8,9 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from channels.base import ChannelError, SignatureError
 from hub.app_keys import HUB
-from hub.errors import HubError
+from hub.errors import Forbidden, HubError, Invalid
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     except HubError as exc:
         return web.json_response(exc.to_dict(), status=exc.status)
+    except ChannelError as exc:  # an adapter refused untrusted provider input
+        error = Forbidden(str(exc)) if isinstance(exc, SignatureError) else Invalid(str(exc))
+        return web.json_response(error.to_dict(), status=error.status)
     except web.HTTPException as exc:
         if exc.status >= 400 and request.path.startswith(("/api/", "/webhooks/")):
             return web.json_response(

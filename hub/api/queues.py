@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from hub.api.common import current_agent, hub_of
 from hub.api.validation import parse
-from hub.errors import Conflict, NotFound
+from hub.errors import Conflict, Invalid, NotFound
 from hub.models import Queue
 from hub.routing_snapshot import load_snapshot
 from routing.engine import rank
@@ -43,8 +43,6 @@ class QueueIn(BaseModel):
     avg_handle_s: float = Field(default=180.0, gt=0)
 
     def checked(self) -> Self:
-        from hub.errors import Invalid
-
         if not set(self.channels) <= set(CHANNELS):
             raise Invalid(f"channels must be among {', '.join(CHANNELS)}")
         if self.strategy not in STRATEGIES:

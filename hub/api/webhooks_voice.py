@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from channels.base import ChannelError
 from channels.twilio_voice import (
     ENDED,
     enqueue_twiml,
@@ -19,17 +18,13 @@ from hub.actions.receive_call import receive_call
 from hub.actions.store_recording import store_recording
 from hub.api.common import hub_of
 from hub.api.webhooks_twilio import signed_form, twiml
-from hub.errors import Invalid
 from hub.queue_position import queue_position
 
 
 async def voice(request: web.Request) -> web.Response:
     hub = hub_of(request)
     form = await signed_form(request, hub, "voice")
-    try:
-        contact = parse_voice_webhook(form)
-    except ChannelError as exc:
-        raise Invalid(str(exc)) from None
+    contact = parse_voice_webhook(form)  # ChannelError -> 422 in the errors middleware
     answer = await receive_call(hub, contact)
     hub.metrics.webhooks.labels("voice", "duplicate" if answer.duplicate else "stored").inc()
     if not answer.duplicate:
@@ -63,10 +58,7 @@ async def wait(request: web.Request) -> web.Response:
 async def status(request: web.Request) -> web.Response:
     hub = hub_of(request)
     form = await signed_form(request, hub, "voice_status")
-    try:
-        parsed = parse_voice_status(form)
-    except ChannelError as exc:
-        raise Invalid(str(exc)) from None
+    parsed = parse_voice_status(form)  # ChannelError -> 422 in the errors middleware
     if parsed.status in ENDED:
         await end_call(hub, parsed.call_sid, parsed.status, parsed.duration_s)
     return twiml("<Response/>")
@@ -75,10 +67,7 @@ async def status(request: web.Request) -> web.Response:
 async def recording(request: web.Request) -> web.Response:
     hub = hub_of(request)
     form = await signed_form(request, hub, "voice_recording")
-    try:
-        rec = parse_recording(form)
-    except ChannelError as exc:
-        raise Invalid(str(exc)) from None
+    rec = parse_recording(form)  # ChannelError -> 422 in the errors middleware
     await store_recording(hub, rec.call_sid, rec.url, rec.duration_s)
     return twiml(
         '<?xml version="1.0" encoding="UTF-8"?><Response><Say>Thank you. Goodbye.</Say>'

@@ -2,46 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-import socketio
+from tests.support.socket_client import RecordingClient
 
 VISITOR_EVENTS = ("session", "history", "message", "agent", "typing", "closed")
 
 
-class VisitorClient:
+class VisitorClient(RecordingClient):
+    """A website visitor; remembers the session token the hub issues."""
+
     def __init__(self) -> None:
-        self.sio = socketio.AsyncClient(reconnection=False)
-        self.inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        super().__init__("/chat", VISITOR_EVENTS)
         self.token: str | None = None
-        for name in VISITOR_EVENTS:
-            self.sio.on(name, self._recorder(name), namespace="/chat")
 
-    def _recorder(self, name: str) -> Any:
-        async def record(data: Any = None) -> None:
-            if name == "session":
-                self.token = data["token"]
-            self.inbox.put_nowait((name, data))
-
-        return record
+    def received(self, name: str, data: Any) -> None:
+        if name == "session":
+            self.token = data["token"]
 
     async def connect(self, base_url: str, **auth: Any) -> None:
-        await self.sio.connect(
-            base_url, namespaces=["/chat"], auth=auth, transports=["websocket"], wait_timeout=5
-        )
-
-    async def call(self, event: str, data: Any) -> dict[str, Any]:
-        result = await self.sio.call(event, data, namespace="/chat", timeout=10)
-        assert isinstance(result, dict)
-        return result
-
-    async def next(self, name: str, timeout: float = 10.0) -> Any:
-        async with asyncio.timeout(timeout):
-            while True:
-                got, data = await self.inbox.get()
-                if got == name:
-                    return data
-
-    async def close(self) -> None:
-        await self.sio.disconnect()
+        await self.open(base_url, auth)
