@@ -51,6 +51,10 @@ def agent_room(agent_id: str) -> str:
     return f"agent:{agent_id}"
 
 
+def customer_room(customer_id: str) -> str:
+    return f"customer:{customer_id}"
+
+
 def holder(it: Interaction) -> str | None:
     """The agent who currently sees this interaction (offered or assigned)."""
     if it.state == "offered":
@@ -157,3 +161,10 @@ class Broadcaster:
         ).all()
         for agent_id in {holder(it) for it in rows}:
             await self.to_agent(agent_id, "customer.updated", card)
+        # Consoles that have this customer's page open refetch the 360 view.
+        await self.sio.emit(
+            "customer.changed",
+            {"id": customer_id},
+            room=customer_room(customer_id),
+            namespace=AGENT_NS,
+        )

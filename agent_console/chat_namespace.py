@@ -94,7 +94,11 @@ class ChatNamespace(socketio.AsyncNamespace):
             rows = (
                 await session.exec(
                     select(Message)
-                    .where(Message.interaction_id == it.id)
+                    .where(
+                        Message.interaction_id == it.id,
+                        # Internal notes (transfer notes) are for agents only.
+                        col(Message.direction).in_(("in", "out")),
+                    )
                     .order_by(col(Message.created_at))
                     .limit(200)
                 )

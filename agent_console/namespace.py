@@ -8,7 +8,7 @@ from typing import Any
 
 import socketio
 
-from agent_console.broadcaster import AGENT_NS, agent_room
+from agent_console.broadcaster import AGENT_NS, agent_room, customer_room
 from agent_console.presenter import agent_dict, agent_state, message_dict
 from hub.actions.handle_offer import accept_offer, reject_offer
 from hub.actions.send_reply import send_reply
@@ -17,7 +17,7 @@ from hub.actions.transfer_interaction import transfer_interaction
 from hub.actions.wrap_up import wrap_up
 from hub.auth import agent_for_token
 from hub.context import Hub
-from hub.errors import HubError, Invalid
+from hub.errors import HubError, Invalid, NotFound
 from hub.origins import same_origin
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class AgentNamespace(socketio.AsyncNamespace):
         await self.enter_room(sid, agent_room(agent.id))
         self.hub.metrics.sockets.labels(AGENT_NS).inc()
         async with self.hub.store.session() as session:
-            await self.emit("state", await agent_state(session, agent), to=sid)
+            await self.emit("state", await agent_state(session, agent, self.hub.settings), to=sid)
 
     async def on_disconnect(self, sid: str, *_: Any) -> None:
         self.hub.metrics.sockets.labels(AGENT_NS).dec()
@@ -130,6 +130,7 @@ class AgentNamespace(socketio.AsyncNamespace):
                 _field(data, "interaction_id", limit=64),
                 queue_id=_field(data, "queue_id", required=False, limit=64) or None,
                 to_agent_id=_field(data, "agent_id", required=False, limit=64) or None,
+                note=_field(data, "note", required=False, limit=2000),
             )
             return {}
 
@@ -156,6 +157,24 @@ class AgentNamespace(socketio.AsyncNamespace):
 
         return await self._run(sid, work)
 
+    async def on_watch_customer(self, sid: str, data: Any = None) -> Ack:
+        """The console opened a customer page: live `customer.changed` for that customer only."""
+
+        async def work(agent_id: str) -> Ack:
+            from hub.models import Customer
+
+            customer_id = _field(data, "customer_id", limit=64)
+            async with self.hub.store.session() as session:
+                if await session.get(Customer, customer_id) is None:
+                    raise NotFound("no such customer")
+            for room in self.rooms(sid, AGENT_NS):
+                if room.startswith("customer:"):
+                    await self.leave_room(sid, room)
+            await self.enter_room(sid, customer_room(customer_id))
+            return {}
+
+        return await self._run(sid, work)
+
     async def on_sync(self, sid: str, data: Any = None) -> Ack:
         async def work(agent_id: str) -> Ack:
             from hub.models import Agent
@@ -163,6 +182,6 @@ class AgentNamespace(socketio.AsyncNamespace):
             async with self.hub.store.session() as session:
                 agent = await session.get(Agent, agent_id)
                 assert agent is not None
-                return {"state": await agent_state(session, agent)}
+                return {"state": await agent_state(session, agent, self.hub.settings)}
 
         return await self._run(sid, work)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub.customers import customer_card
 from hub.models import Agent, Interaction, Message, Offer
+from hub.settings import Settings
 
 RECENT_MESSAGES = 50
 
@@ -26,6 +28,7 @@ def agent_dict(agent: Agent) -> dict[str, Any]:
         "status": agent.status,
         "status_reason": agent.status_reason,
         "queues": agent.queues,
+        "capacity": agent.capacity,
     }
 
 
@@ -43,6 +46,8 @@ def interaction_dict(it: Interaction) -> dict[str, Any]:
         "priority_explain": it.priority_explain,
         "enqueued_at": iso(it.enqueued_at),
         "disposition": it.disposition,
+        # A call the hangup closed still waits for the agent's disposition (wrap-up).
+        "needs_wrapup": it.state == "closed" and not it.disposition and bool(it.assigned_agent_id),
     }
 
 
@@ -95,7 +100,25 @@ async def offer_payload(session: AsyncSession, offer: Offer) -> dict[str, Any] |
     }
 
 
-async def agent_state(session: AsyncSession, agent: Agent) -> dict[str, Any]:
+def console_config(settings: Settings) -> dict[str, Any]:
+    """What every console needs from the configuration: wrap-up codes and canned responses."""
+    return {
+        "dispositions": [d.model_dump() for d in settings.console.dispositions],
+        "canned_responses": [c.model_dump() for c in settings.console.canned_responses],
+    }
+
+
+def open_for_agent(agent_id: str) -> Any:
+    """Assigned work, plus ended calls still waiting for this agent's disposition."""
+    return sa.or_(
+        col(Interaction.state) == "assigned",
+        sa.and_(col(Interaction.state) == "closed", col(Interaction.disposition) == ""),
+    ) & (col(Interaction.assigned_agent_id) == agent_id)
+
+
+async def agent_state(
+    session: AsyncSession, agent: Agent, settings: Settings | None = None
+) -> dict[str, Any]:
     """The whole console in one payload: applied events on top of it must equal a fresh one."""
     offers = (
         await session.exec(
@@ -111,7 +134,7 @@ async def agent_state(session: AsyncSession, agent: Agent) -> dict[str, Any]:
     assigned = (
         await session.exec(
             select(Interaction)
-            .where(Interaction.assigned_agent_id == agent.id, Interaction.state == "assigned")
+            .where(open_for_agent(agent.id))
             .order_by(col(Interaction.assigned_at))
         )
     ).all()
@@ -120,4 +143,5 @@ async def agent_state(session: AsyncSession, agent: Agent) -> dict[str, Any]:
         "agent": agent_dict(agent),
         "offers": offer_items,
         "interactions": [await work_item(session, it) for it in assigned],
+        "config": console_config(settings) if settings is not None else None,
     }

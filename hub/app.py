@@ -24,6 +24,7 @@ from hub.api import agents as agents_api
 from hub.api import auth as auth_api
 from hub.api import calls as calls_api
 from hub.api import customers as customers_api
+from hub.api import interactions as interactions_api
 from hub.api import openapi as openapi_api
 from hub.api import ops as ops_api
 from hub.api import queues as queues_api
@@ -123,6 +124,7 @@ def create_app(
         queues_api,
         customers_api,
         calls_api,
+        interactions_api,
         webhooks_twilio,
         webhooks_voice,
         webhooks_cti,

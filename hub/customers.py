@@ -81,7 +81,7 @@ async def interaction_summary(
     last = (
         await session.exec(
             select(Message.body)
-            .where(Message.interaction_id == it.id)
+            .where(Message.interaction_id == it.id, col(Message.direction).in_(("in", "out")))
             .order_by(col(Message.created_at).desc())
             .limit(1)
         )

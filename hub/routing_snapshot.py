@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -65,8 +65,12 @@ def queue_view(q: Queue) -> QueueView:
     )
 
 
-async def agent_loads(session: AsyncSession) -> dict[str, dict[str, int]]:
-    """Work each agent holds per channel: open offers plus assigned interactions."""
+async def agent_loads(
+    session: AsyncSession, pending_since: datetime | None = None
+) -> dict[str, dict[str, int]]:
+    """Work each agent holds per channel: open offers plus assigned interactions, plus (with
+    `pending_since`) calls closed since then that still wait for the agent's disposition, so
+    wrap-up is required before the next call."""
     loads: dict[str, dict[str, int]] = defaultdict(dict)
     holder = sa.case(
         (col(Interaction.state) == "offered", col(Interaction.offered_agent_id)),
@@ -80,6 +84,22 @@ async def agent_loads(session: AsyncSession) -> dict[str, dict[str, int]]:
     for agent_id, channel, count in rows:
         if agent_id:
             loads[agent_id][channel] = int(count)
+    if pending_since is not None:
+        pending = await session.exec(
+            select(Interaction.assigned_agent_id, sa.func.count())
+            .where(
+                col(Interaction.state) == "closed",
+                col(Interaction.channel) == "voice",
+                col(Interaction.disposition) == "",
+                col(Interaction.assigned_agent_id).is_not(None),
+                col(Interaction.closed_at) >= pending_since,
+            )
+            .group_by(Interaction.assigned_agent_id)
+        )
+        for agent_id, count in pending:
+            if agent_id is None:
+                continue
+            loads[agent_id]["voice"] = loads[agent_id].get("voice", 0) + int(count)
     return loads
 
 
@@ -98,7 +118,9 @@ def agent_view(agent: Agent, load: dict[str, int]) -> AgentView:
     )
 
 
-async def load_snapshot(session: AsyncSession, settings: Settings) -> RoutingSnapshot:
+async def load_snapshot(
+    session: AsyncSession, settings: Settings, now: datetime | None = None
+) -> RoutingSnapshot:
     queues = {q.id: queue_view(q) for q in (await session.exec(select(Queue))).all()}
     rows = (
         await session.exec(
@@ -122,7 +144,9 @@ async def load_snapshot(session: AsyncSession, settings: Settings) -> RoutingSna
         )
         for it, cust in rows
     )
-    loads = await agent_loads(session)
+    block = settings.routing.pending_wrapup_block_s
+    pending_since = now - timedelta(seconds=block) if now is not None and block > 0 else None
+    loads = await agent_loads(session, pending_since)
     agents = (await session.exec(select(Agent).where(Agent.status == "available"))).all()
     return RoutingSnapshot(
         interactions=interactions,

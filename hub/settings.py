@@ -44,6 +44,8 @@ class RoutingSettings(BaseModel):
     offer_timeout_s: float = 20.0
     max_missed_offers: int = 3
     wrapup_s: float = 10.0
+    # A call that ended without a disposition blocks the agent's voice capacity this long at most.
+    pending_wrapup_block_s: float = 900.0
     relationship_window_s: float = 30.0
     tick_s: float = 1.0
     default_queue: str = "support"
@@ -118,6 +120,49 @@ class ChatSettings(BaseModel):
     closing_message: str = "Thanks for chatting with us!"
 
 
+class Disposition(BaseModel):
+    code: str = Field(min_length=1, max_length=64)
+    label: str = ""
+    label_zh: str = ""
+
+
+class CannedResponse(BaseModel):
+    """Typed as `/shortcut` in a reply box; {customer_name}, {customer_first_name},
+    {agent_name} are filled in by the console."""
+
+    shortcut: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
+    title: str = ""
+    body: str = Field(min_length=1, max_length=5000)
+
+
+class ConsoleSettings(BaseModel):
+    dispositions: list[Disposition] = [
+        Disposition(code="resolved", label="Resolved", label_zh="已解决"),
+        Disposition(code="follow_up", label="Follow-up needed", label_zh="需要跟进"),
+        Disposition(code="escalated", label="Escalated", label_zh="已升级"),
+        Disposition(code="complaint", label="Complaint", label_zh="投诉"),
+        Disposition(code="cancel_request", label="Cancellation request", label_zh="取消请求"),
+        Disposition(code="no_answer", label="No answer", label_zh="无人应答"),
+    ]
+    canned_responses: list[CannedResponse] = [
+        CannedResponse(
+            shortcut="hello",
+            title="Greeting",
+            body="Hello {customer_first_name}, this is {agent_name}. How can I help you today?",
+        ),
+        CannedResponse(
+            shortcut="thanks",
+            title="Closing",
+            body="Thank you for contacting us, {customer_name}. Have a great day!",
+        ),
+        CannedResponse(
+            shortcut="nihao",
+            title="问候",
+            body="{customer_name}您好，我是{agent_name}，请问有什么可以帮您？",
+        ),
+    ]
+
+
 class MailboxSettings(BaseModel):
     """One `[[email.mailboxes]]` entry (channels.email_imap.ImapSettings)."""
 
@@ -178,6 +223,7 @@ class Settings(BaseSettings):
     cti: CtiSettings = CtiSettings()
     chat: ChatSettings = ChatSettings()
     email: EmailSettings = EmailSettings()
+    console: ConsoleSettings = ConsoleSettings()
     queues: list[QueueSettings] = [QueueSettings(id="support", name="Support")]
 
     @classmethod

@@ -29,7 +29,7 @@ async def route_interactions(hub: Hub) -> int:
         await _fence(tx)
         now = hub.now()
         await expire_offers(hub, tx, now)
-        snapshot = await load_snapshot(tx.session, hub.settings)
+        snapshot = await load_snapshot(tx.session, hub.settings, now)
         decisions = decide(snapshot, now.timestamp())
         for decision in decisions:
             await _make_offer(hub, tx, decision, now)

@@ -8,7 +8,7 @@ from sqlmodel import col
 from hub.context import Hub
 from hub.errors import Conflict, Invalid, NotFound
 from hub.events import InteractionQueued, InteractionUpdated
-from hub.models import Agent, Interaction, Queue
+from hub.models import Agent, Interaction, Message, Queue
 
 
 async def transfer_interaction(
@@ -18,7 +18,9 @@ async def transfer_interaction(
     *,
     queue_id: str | None = None,
     to_agent_id: str | None = None,
+    note: str = "",
 ) -> Interaction:
+    """A note travels with the interaction as an internal message (never sent to the customer)."""
     if not queue_id and not to_agent_id:
         raise Invalid("name a queue or an agent to transfer to")
     if to_agent_id == agent_id:
@@ -51,6 +53,19 @@ async def transfer_interaction(
         if result.rowcount != 1:
             raise Conflict("this interaction is not assigned to you", interaction_id=interaction_id)
         await tx.session.refresh(interaction)
+        if note.strip():
+            author = await tx.session.get(Agent, agent_id)
+            tx.session.add(
+                Message(
+                    interaction_id=interaction_id,
+                    channel=interaction.channel,
+                    direction="note",
+                    sender=(author.display_name or author.username) if author else "",
+                    author_agent_id=agent_id,
+                    body=note.strip()[:2000],
+                    status="internal",
+                )
+            )
         tx.emit(
             InteractionUpdated(interaction_id=interaction_id, state="queued", agent_id=agent_id)
         )

@@ -13,17 +13,21 @@ from hub.events import InteractionUpdated
 from hub.models import Agent, Interaction
 
 
-def check_wrap_up(disposition: str, note: str) -> tuple[str, str]:
+def check_wrap_up(disposition: str, note: str, allowed: list[str]) -> tuple[str, str]:
+    """`allowed` is the configured code list ([console] dispositions); empty = any code."""
     disposition = (disposition or "").strip()
     if not disposition or len(disposition) > 64:
         raise Invalid("a disposition code is required (at most 64 characters)")
+    if allowed and disposition not in allowed:
+        raise Invalid(f"unknown disposition {disposition[:64]!r}; use one of: {', '.join(allowed)}")
     return disposition, (note or "")[:2000]
 
 
 async def wrap_up(
     hub: Hub, agent_id: str, interaction_id: str, disposition: str, note: str = ""
 ) -> None:
-    disposition, note = check_wrap_up(disposition, note)
+    allowed = [d.code for d in hub.settings.console.dispositions]
+    disposition, note = check_wrap_up(disposition, note, allowed)
     now = hub.now()
     async with hub.transaction() as tx:
         result = await tx.session.exec(

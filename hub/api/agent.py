@@ -11,7 +11,7 @@ from hub.api.common import current_agent, hub_of
 async def state(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     async with hub_of(request).store.session() as session:
-        return web.json_response(await agent_state(session, agent))
+        return web.json_response(await agent_state(session, agent, hub_of(request).settings))
 
 
 def add_routes(app: web.Application) -> None:

@@ -77,6 +77,15 @@ OPERATIONS: dict[str, dict[str, Op]] = {
     "/api/calls": {
         "get": ("get", "Call log: ?customer_id=, ?agent_id= (agents: their own)", True, None, "")
     },
+    "/api/interactions/{interaction_id}": {
+        "get": (
+            "get",
+            "One conversation with its messages (agents: their own, or finished in their queues)",
+            True,
+            None,
+            "",
+        )
+    },
     "/api/openapi.json": {"get": ("get", "This document", False, None, "")},
 }
 
