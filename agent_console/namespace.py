@@ -11,6 +11,7 @@ import socketio
 from agent_console.broadcaster import AGENT_NS, agent_room, customer_room
 from agent_console.presenter import agent_dict, agent_state, message_dict
 from hub.actions.handle_offer import accept_offer, reject_offer
+from hub.actions.hang_up import hang_up
 from hub.actions.send_reply import send_reply
 from hub.actions.set_agent_status import set_agent_status
 from hub.actions.transfer_interaction import transfer_interaction
@@ -132,6 +133,13 @@ class AgentNamespace(socketio.AsyncNamespace):
                 to_agent_id=_field(data, "agent_id", required=False, limit=64) or None,
                 note=_field(data, "note", required=False, limit=2000),
             )
+            return {}
+
+        return await self._run(sid, work)
+
+    async def on_hangup(self, sid: str, data: Any = None) -> Ack:
+        async def work(agent_id: str) -> Ack:
+            await hang_up(self.hub, agent_id, _field(data, "interaction_id", limit=64))
             return {}
 
         return await self._run(sid, work)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from channels.base import ChannelError, SendError
-from channels.twilio_client import connect_call
+from channels.twilio_client import connect_call, hangup_call
 from channels.twilio_voice import dial_agent_twiml
 from hub.context import Hub
 from hub.events import InteractionUpdated
@@ -24,6 +24,9 @@ async def connect_agent(hub: Hub, entry: OutboxEntry) -> None:
     client = hub.resources.get("twilio")
     if client is None:
         raise SendError("Twilio is not configured", permanent=True)
+    if entry.payload.get("action") == "hangup":
+        await hangup_call(client, it.provider_ref or "")
+        return
     try:
         twiml = dial_agent_twiml(
             client_identity=agent.client_identity,

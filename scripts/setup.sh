@@ -20,6 +20,8 @@ if [ "$WITH_TEST_TOOLS" = "--test" ]; then
   missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   [ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)
+  # Chinese glyphs for the zh-CN console and widget in browser tests and screenshots.
+  [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = "0" ]; then
       echo "installing ${missing[*]} from Debian's packages" >&2

@@ -49,12 +49,21 @@ def check_fields(fields: dict[str, Any]) -> dict[str, Any]:
     for key in ("preferences", "consent"):
         if key in fields and not isinstance(fields[key], dict):
             raise Invalid(f"{key} must be an object")
+    if "preferences" in fields and not _bounded_preferences(fields["preferences"]):
+        raise Invalid("preferences map up to 50 short keys to text of at most 500 characters")
     if "consent" in fields and not all(isinstance(v, bool) for v in fields["consent"].values()):
         raise Invalid("consent maps a channel to true or false")
     for key in ("name", "company", "contact_person", "address"):
         if key in fields and (not isinstance(fields[key], str) or len(fields[key]) > 500):
             raise Invalid(f"{key} must be text of at most 500 characters")
     return fields
+
+
+def _bounded_preferences(prefs: dict[str, Any]) -> bool:
+    return len(prefs) <= 50 and all(
+        isinstance(k, str) and 0 < len(k) <= 64 and isinstance(v, str) and len(v) <= 500
+        for k, v in prefs.items()
+    )
 
 
 async def add_identity(

@@ -68,12 +68,24 @@ def agent_out(agent: Agent, load: dict[str, int]) -> dict[str, Any]:
 
 
 async def list_agents(request: web.Request) -> web.Response:
-    await current_agent(request, "admin", "supervisor")
+    caller = await current_agent(request)
     hub = hub_of(request)
     async with hub.store.session() as session:
         agents = (await session.exec(select(Agent).order_by(Agent.username))).all()
+        if caller.role == "agent":
+            # Colleagues to transfer to: who and whether they are there, nothing more.
+            return web.json_response({"agents": [colleague(a) for a in agents]})
         loads = await agent_loads(session)
     return web.json_response({"agents": [agent_out(a, loads.get(a.id, {})) for a in agents]})
+
+
+def colleague(agent: Agent) -> dict[str, Any]:
+    return {
+        "id": agent.id,
+        "display_name": agent.display_name or agent.username,
+        "status": agent.status,
+        "queues": agent.queues,
+    }
 
 
 async def create(request: web.Request) -> web.Response:

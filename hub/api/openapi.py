@@ -22,7 +22,13 @@ OPERATIONS: dict[str, dict[str, Op]] = {
         "get": ("get", "The console snapshot of the calling agent", True, None, "")
     },
     "/api/agents": {
-        "get": ("get", "Agents with status and load (supervisor, admin)", True, None, ""),
+        "get": (
+            "get",
+            "Agents with status and load (agents: colleagues' names and status only)",
+            True,
+            None,
+            "",
+        ),
         "post": ("post", "Create an agent (admin)", True, AgentCreate, "json"),
     },
     "/api/agents/{agent_id}": {

@@ -213,3 +213,33 @@ async def test_a_customer_page_is_refreshed_live_when_someone_else_edits_it(
         assert changed == {"id": customer.id}
     finally:
         await alice.close()
+
+
+@pytest.mark.parametrize(
+    "preferences",
+    [
+        {"contact_hours": "x" * 501},
+        {"k": {"nested": 1}},
+        {"": "v"},
+        {f"k{i}": "v" for i in range(51)},
+    ],
+)
+async def test_preferences_edited_in_the_console_are_bounded(
+    client: Any, preferences: dict[str, Any]
+) -> None:
+    hub = hub_of(client)
+    await add_agent(hub, "alice")
+    token = await login(client, "alice")
+    async with hub.store.transaction() as session:
+        customer = Customer(name="Bounded")
+        session.add(customer)
+    resp = await client.patch(
+        f"/api/customers/{customer.id}", json={"preferences": preferences}, headers=auth(token)
+    )
+    assert resp.status == 422
+    ok = await client.patch(
+        f"/api/customers/{customer.id}",
+        json={"preferences": {"contact_hours": "after 18:00"}},
+        headers=auth(token),
+    )
+    assert ok.status == 200 and (await ok.json())["preferences"] == {"contact_hours": "after 18:00"}

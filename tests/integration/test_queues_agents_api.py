@@ -75,7 +75,12 @@ async def test_bad_queues_are_422(client: Any, body: dict[str, Any]) -> None:
 async def test_agents_cannot_manage_queues_or_agents(client: Any) -> None:
     headers = await auth(client, "alice")
     assert (await client.post("/api/queues", json={"id": "x"}, headers=headers)).status == 403
-    assert (await client.get("/api/agents", headers=headers)).status == 403
+    assert (await client.patch("/api/agents/x", json={}, headers=headers)).status == 403
+    # Agents list colleagues to transfer to: names and status, no load, skills or capacity.
+    listed = await client.get("/api/agents", headers=headers)
+    assert listed.status == 200
+    row = (await listed.json())["agents"][0]
+    assert set(row) == {"id", "display_name", "status", "queues"}
 
 
 async def test_agents_are_listed_created_and_updated(client: Any) -> None:
