@@ -11,13 +11,16 @@ import pytest
 from sqlmodel import select
 
 from hub.actions.handle_offer import accept_offer
+from hub.actions.hang_up import hang_up
 from hub.actions.route_interactions import route_interactions
+from hub.actions.wrap_up import wrap_up
 from hub.app import create_app
-from hub.models import Agent, Interaction
+from hub.errors import Conflict, Invalid
+from hub.models import Agent, Customer, Interaction
 from hub.relays import relay_sends
 from tests.conftest import TEST_AUTH_TOKEN, TEST_PUBLIC_URL
 from tests.support.fake_twilio import FakeTwilio, start_fake_twilio
-from tests.support.hubs import add_agent, hub_of
+from tests.support.hubs import add_agent, hub_of, login
 from tests.support.twilio_signing import twilio_signature
 
 pytestmark = pytest.mark.postgres
@@ -156,3 +159,70 @@ async def test_voice_webhooks_need_a_signature_and_valid_fields(client: Any) -> 
         client, "/webhooks/twilio/voice/status", {"CallSid": "CA4", "CallStatus": "exploded"}
     )
     assert status == 422
+
+
+# Call controls from the console: the agent hangs up a Twilio call (through the outbox); the
+# ended call then waits for the agent's disposition.
+
+
+async def test_the_agent_hangs_up_and_then_wraps_up(client: Any, twilio: FakeTwilio) -> None:
+    hub = hub_of(client)
+    alice = await add_agent(hub, "alice", available=True)
+    bob = await add_agent(hub, "bob", available=True)
+    form = {"CallSid": "CA9", "From": "+14155550142", "To": "+15550001111"}
+    assert (await post(client, "/webhooks/twilio/voice", form))[0] == 200
+    await route_interactions(hub)
+    async with hub.store.session() as session:
+        it = (await session.exec(select(Interaction))).one()
+    holder = alice if it.offered_agent_id == alice.id else bob
+    other = bob if holder is alice else alice
+    await accept_offer(hub, holder.id, it.id)
+    await relay_sends(hub)  # the bridge
+
+    with pytest.raises(Conflict):
+        await hang_up(hub, other.id, it.id)  # not another agent's call
+    await hang_up(hub, holder.id, it.id)
+    await relay_sends(hub)
+    ended = await twilio.wait_for(
+        lambda r: r.path.endswith("/Calls/CA9.json") and r.form.get("Status") == "completed"
+    )
+    assert ended.method == "POST"
+
+    status, _ = await post(
+        client,
+        "/webhooks/twilio/voice/status",
+        {"CallSid": "CA9", "CallStatus": "completed", "CallDuration": "42"},
+    )
+    assert status == 200
+    token = await login(client, holder.username)
+    state = await (
+        await client.get("/api/agent/state", headers={"Authorization": f"Bearer {token}"})
+    ).json()
+    [item] = state["interactions"]
+    assert item["interaction"]["state"] == "closed" and item["interaction"]["needs_wrapup"]
+
+    await wrap_up(hub, holder.id, it.id, "resolved", "sorted on the call")
+    async with hub.store.session() as session:
+        done = await session.get(Interaction, it.id)
+    assert done is not None and done.disposition == "resolved"
+
+
+async def test_a_pbx_call_cannot_be_hung_up_from_the_console(client: Any) -> None:
+    hub = hub_of(client)
+    alice = await add_agent(hub, "alice")
+    async with hub.store.transaction() as session:
+        c = Customer(name="PBX caller")
+        session.add(c)
+        await session.flush()
+        call = Interaction(
+            customer_id=c.id,
+            channel="voice",
+            state="assigned",
+            queue_id="support",
+            provider_ref="pbx-1",
+            assigned_agent_id=alice.id,
+            meta={"source": "cti"},
+        )
+        session.add(call)
+    with pytest.raises(Invalid, match="phone system"):
+        await hang_up(hub, alice.id, call.id)
