@@ -75,6 +75,11 @@ def test_capacity_per_channel_and_exclusive_voice(
     assert offers(snap([it("x", channel=channel)], [ag("a", load=load)], [q])) == expected
 
 
+def test_channel_not_served_by_the_queue() -> None:
+    q = QueueView(id="support", channels=frozenset({"email"}))
+    assert offers(snap([it("x", channel="chat")], [ag("a")], [q])) == {}
+
+
 def test_a_call_and_a_chat_in_one_pass_never_land_on_one_agent() -> None:
     s = snap([it("call", channel="voice", waited=5), it("chat", channel="chat")], [ag("a")])
     assert offers(s) == {"call": "a"}

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from routing.engine import decide, eligible, rank
+from routing.priority import priority
 from routing.types import (
     CHANNELS,
     TIERS,
@@ -175,3 +176,15 @@ def test_the_oldest_of_a_tier_is_never_passed_by_a_newer_one(
         for newer in same:
             if newer.enqueued_at > older.enqueued_at and newer.id in offered:
                 assert older.id in offered
+
+
+@settings(max_examples=300, deadline=None)
+@given(interactions, st.floats(0, 3600), st.floats(0, 3600))
+def test_priority_never_decreases_while_waiting(
+    i: InteractionView, later: float, more: float
+) -> None:
+    queue = QUEUES[i.queue_id]
+    w = RoutingConfig().weights
+    assert (
+        priority(i, queue, w, NOW + later).score <= priority(i, queue, w, NOW + later + more).score
+    )
