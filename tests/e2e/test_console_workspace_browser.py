@@ -126,6 +126,7 @@ async def test_agent_console_main_flows(
         assert countdown and countdown.endswith("s") and int(countdown[:-1]) > 50
         assert HOSTILE_SUBJECT in (await first.locator(".history").text_content() or "")
         assert "where is my refund" in (await first.locator(".last-message").text_content() or "")
+        assert await alice.evaluate("document.body.classList.contains('ringing')")
         await shot(alice, "console-offer.png")
 
         # Alt+A accepts the top offer; the other is accepted by clicking.
@@ -134,6 +135,7 @@ async def test_agent_console_main_flows(
         await alice.locator(".offer .accept").click()
         await alice.wait_for_selector(".tab >> nth=1")
         assert await alice.locator(".offer").count() == 0
+        assert not await alice.evaluate("document.body.classList.contains('ringing')")
         load = await alice.locator("#load").text_content()
         assert "sms 2/3" in (load or "")
 
