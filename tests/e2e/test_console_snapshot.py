@@ -36,6 +36,10 @@ class ConsoleModel:
                     del self.work[data["id"]]
                 else:
                     self.work[data["id"]]["interaction"] = data
+        elif name == "customer.updated":
+            for item in [*self.offers.values(), *self.work.values()]:
+                if item["customer"]["id"] == data["id"]:
+                    item["customer"] = data
         elif name in ("message.created", "message.status"):
             item = self.work.get(data["interaction_id"]) or self.offers.get(data["interaction_id"])
             if item is not None:
@@ -48,6 +52,10 @@ class ConsoleModel:
             "offers": sorted(self.offers),
             "work": {
                 k: [(m["id"], m["status"], m["body"]) for m in v["messages"]]
+                for k, v in self.work.items()
+            },
+            "customers": {
+                k: (v["customer"]["tags"], v["customer"]["tier"], v["interaction"]["state"])
                 for k, v in self.work.items()
             },
         }
@@ -71,7 +79,9 @@ async def test_snapshot_plus_events_equals_a_fresh_snapshot(
 ) -> None:
     async with start_fake_twilio() as twilio:
         settings = make_settings(
-            run_background=True, twilio={"api_base_url": twilio.base_url}, routing={"tick_s": 0.2}
+            run_background=True,
+            twilio={"api_base_url": twilio.base_url},
+            routing={"tick_s": 0.2, "wrapup_s": 0},
         )
         client = await aiohttp_client(create_app(settings))
         await add_agent(hub_of(client), "alice")
@@ -102,5 +112,27 @@ async def test_snapshot_plus_events_equals_a_fresh_snapshot(
 
             await same_as_fresh(client, token, model)
             assert model.view()["work"] == {} and model.view()["offers"] == []
+
+            # A colleague edits the customer; then the agent transfers the work with a note.
+            await post_sms(client, "SM4", "+14155550003", "third customer")
+            third = (await drain(console, model, "offer"))["interaction"]["id"]
+            await console.call("accept", {"interaction_id": third})
+            await drain(console, model, "interaction.assigned")
+            customer_id = model.work[third]["customer"]["id"]
+            resp = await client.patch(
+                f"/api/customers/{customer_id}",
+                json={"tags": ["vip"]},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert resp.status == 200
+            await drain(console, model, "customer.updated")
+            await same_as_fresh(client, token, model)
+            assert model.view()["customers"][third][:2] == (["vip"], "vip")
+            await console.call(
+                "transfer", {"interaction_id": third, "queue_id": "support", "note": "over to you"}
+            )
+            await drain(console, model, "interaction.updated")
+            await same_as_fresh(client, token, model)
+            assert model.view()["work"] == {}
         finally:
             await console.close()
