@@ -104,6 +104,7 @@ class Broadcaster:
                         event.agent_id, "interaction.assigned", await work_item(session, it)
                     )
                     await self._tell_visitor(session, it, event.agent_id)
+                    await self._end_pops(it, but=event.agent_id)
             elif isinstance(event, MessageCreated | MessageStatusChanged):
                 await self._message(session, event)
             elif isinstance(event, InteractionUpdated):
@@ -112,6 +113,8 @@ class Broadcaster:
                     await self.to_agent(
                         event.agent_id or holder(it), "interaction.updated", interaction_dict(it)
                     )
+                    if it.state != "ringing":
+                        await self._end_pops(it, but=event.agent_id or holder(it))
                     if it.channel == "chat" and it.state == "closed":
                         await self.sio.emit(
                             "closed",
@@ -131,6 +134,12 @@ class Broadcaster:
                     item = await work_item(session, it)
                     for agent_id in event.agent_ids:
                         await self.to_agent(agent_id, "call.ringing", item)
+
+    async def _end_pops(self, it: Interaction, but: str | None) -> None:
+        """A PBX call popped on several consoles was answered or ended: take the pops down."""
+        for agent_id in it.meta.get("popped", []):
+            if agent_id != but:
+                await self.to_agent(agent_id, "call.ringing.ended", {"interaction_id": it.id})
 
     async def _tell_visitor(self, session: Any, it: Interaction, agent_id: str) -> None:
         if it.channel != "chat":

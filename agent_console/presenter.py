@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -9,10 +10,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub.customers import customer_card
-from hub.models import Agent, Interaction, Message, Offer
+from hub.models import Agent, Interaction, Message, Offer, utcnow
 from hub.settings import Settings
 
 RECENT_MESSAGES = 50
+RINGING_AT_MOST = timedelta(hours=1)
 
 
 def iso(value: Any) -> str | None:
@@ -139,9 +141,26 @@ async def agent_state(
         )
     ).all()
     offer_items = [p for o in offers if (p := await offer_payload(session, o)) is not None]
+    ringing = (
+        await session.exec(
+            select(Interaction)
+            .where(
+                Interaction.state == "ringing",
+                Interaction.channel == "voice",
+                # A PBX that never sent the hangup must not leave a pop up forever.
+                col(Interaction.created_at) >= utcnow() - RINGING_AT_MOST,
+            )
+            .order_by(col(Interaction.created_at).desc())
+            .limit(100)
+        )
+    ).all()
     return {
         "agent": agent_dict(agent),
         "offers": offer_items,
         "interactions": [await work_item(session, it) for it in assigned],
+        # PBX calls ringing for this agent (CTI screen-pop): answered on the phone, not here.
+        "ringing": [
+            await work_item(session, it) for it in ringing if agent.id in it.meta.get("popped", [])
+        ],
         "config": console_config(settings) if settings is not None else None,
     }

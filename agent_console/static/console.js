@@ -23,7 +23,7 @@
       connected: "已连接", reconnecting: "重新连接中", priority: "优先级", lifetime_value: "客户价值",
       churn: "流失风险", no_answer: "集线器无响应", login_failed: "登录失败", no_results: "没有找到客户。",
       not_allowed: "无权查看此会话。", call: "呼叫", remove: "删除", new_offer: "新的分配",
-      ends_in: "剩余", sec: "秒", queued: "排队中", sent: "已发送", delivered: "已送达", failed: "失败",
+      ends_in: "剩余", ringing_phone: "来电正在您的电话上响铃：", sec: "秒", queued: "排队中", sent: "已发送", delivered: "已送达", failed: "失败",
       received: "已收到", internal: "内部备注", empty_customer: "（未知客户）"
     }
   };
@@ -34,11 +34,11 @@
     new_offer: "New offer", ends_in: "", sec: "s", queued: "queued", sent: "sent",
     delivered: "delivered", failed: "failed", received: "received", internal: "internal note",
     empty_customer: "(unknown customer)", no_offers: "No offers right now.",
-    nothing_assigned: "Nothing assigned.", available: "available", away: "away" };
+    nothing_assigned: "Nothing assigned.", ringing_phone: "Ringing on your phone:", available: "available", away: "away" };
 
   const state = {
     token: sessionStorage.getItem("crmhub.token"), socket: null, agent: null,
-    offers: new Map(), work: new Map(), panels: new Map(), profiles: new Map(),
+    offers: new Map(), ringing: new Map(), work: new Map(), panels: new Map(), profiles: new Map(),
     active: null, unread: new Set(), config: { dispositions: [], canned_responses: [] },
     queues: [], colleagues: [], lang: chooseLanguage(), watched: null,
   };
@@ -145,15 +145,18 @@
     socket.on("state", applySnapshot);
     socket.on("status", (agent) => { state.agent = agent; showAgent(); });
     socket.on("offer", (item) => { state.offers.set(item.interaction.id, item); offerArrived(item); renderOffers(); });
-    socket.on("call.ringing", (item) => { state.offers.set(item.interaction.id, item); offerArrived(item); renderOffers(); });
+    socket.on("call.ringing", (item) => { state.ringing.set(item.interaction.id, item); offerArrived(item); renderOffers(); });
+    socket.on("call.ringing.ended", (ev) => { state.ringing.delete(ev.interaction_id); renderOffers(); });
     socket.on("offer.revoked", (ev) => { state.offers.delete(ev.interaction_id); renderOffers(); });
     socket.on("interaction.assigned", (item) => {
       state.offers.delete(item.interaction.id);
+      state.ringing.delete(item.interaction.id);
       state.work.set(item.interaction.id, item);
       state.active = item.interaction.id;
       renderOffers(); renderWork();
     });
     socket.on("interaction.updated", (it) => {
+      if (state.ringing.delete(it.id)) renderOffers();
       const item = state.work.get(it.id);
       if (!item) return;
       if (it.state !== "assigned" && !it.needs_wrapup) state.work.delete(it.id);
@@ -176,6 +179,7 @@
   function applySnapshot(snap) {
     state.offers = new Map(snap.offers.map((o) => [o.interaction.id, o]));
     state.work = new Map(snap.interactions.map((w) => [w.interaction.id, w]));
+    state.ringing = new Map((snap.ringing || []).map((w) => [w.interaction.id, w]));
     if (snap.config) state.config = snap.config;
     state.agent = snap.agent;
     if (!state.work.has(state.active)) state.active = null;
@@ -282,7 +286,7 @@
   function startRinging() {
     if (ringTimer) return;
     beep();
-    ringTimer = setInterval(() => (state.offers.size ? beep() : stopRinging()), 2000);
+    ringTimer = setInterval(() => (state.offers.size || state.ringing.size ? beep() : stopRinging()), 2000);
     document.body.classList.add("ringing");
   }
   function stopRinging() {
@@ -342,15 +346,28 @@
     return card;
   }
 
+  function renderRinging(item) {
+    // A PBX call (CTI screen-pop): the agent answers on the phone; the card shows who it is.
+    const card = renderOffer(item);
+    card.classList.add("ringing-call");
+    $(".countdown", card).hidden = true;
+    text($(".priority", card), t("ringing_phone") + " " + (item.interaction.customer_address || ""));
+    $(".accept", card).remove();
+    $(".reject", card).remove();
+    return card;
+  }
+
   function accept(id) { return send("accept", { interaction_id: id }); }
 
   function renderOffers() {
     const box = $("#offers");
     box.replaceChildren();
     const items = [...state.offers.values()].sort((a, b) => b.interaction.priority - a.interaction.priority);
-    if (!items.length) box.appendChild(el("p", "empty", t("no_offers")));
+    const calls = [...state.ringing.values()];
+    if (!items.length && !calls.length) box.appendChild(el("p", "empty", t("no_offers")));
+    for (const item of calls) box.appendChild(renderRinging(item));
     for (const item of items) box.appendChild(renderOffer(item));
-    if (!items.length) stopRinging(); else startRinging();
+    if (!items.length && !calls.length) stopRinging(); else startRinging();
     tickCountdowns();
     renderLoad();
   }

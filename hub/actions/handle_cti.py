@@ -44,6 +44,9 @@ async def handle_cti(hub: Hub, event: CtiEvent) -> dict[str, Any]:
         if event.event == "newCall" or received.new_interaction:
             it.meta = {**it.meta, "started_at": hub.now().isoformat()}
             agents = await _agents_to_pop(tx, event)
+            # Remembered so the pop is taken down on every console once the call is answered
+            # or over, and so a reconnecting console still shows it while it rings.
+            it.meta = {**it.meta, "popped": [a.id for a in agents]}
             tx.emit(CallRinging(interaction_id=it.id, agent_ids=tuple(a.id for a in agents)))
         if event.event == "answer":
             await _answer(hub, tx, it, event)

@@ -139,3 +139,45 @@ async def test_json_payloads_and_hmac_signatures(
     old = str(int(time.time()) - 3600)
     headers["X-CTI-Signature"] = f"t={old},v1={cti_signature('s3cret', old, body)}"
     assert (await c.post(f"/webhooks/cti/{TOKEN}", data=body, headers=headers)).status == 401
+
+
+async def test_a_pop_comes_down_on_every_console_when_one_agent_answers(client: Any) -> None:
+    """newCall pops the card for alice and bob; bob also sees it after a reconnect while it rings;
+    when alice answers, bob's pop is taken down and alice gets the call as her work."""
+    hub = hub_of(client)
+    alice_agent = await add_agent(hub, "alice")
+    await add_agent(hub, "bob")
+    async with hub.store.transaction() as session:
+        row = await session.get(Agent, alice_agent.id)
+        assert row is not None
+        row.phone = "+49 30 1111"
+        session.add(row)
+    alice, bob = AgentClient(), AgentClient()
+    await alice.connect(str(client.make_url("/")), await login(client, "alice"))
+    bob_token = await login(client, "bob")
+    await bob.connect(str(client.make_url("/")), bob_token)
+    try:
+        async with aiohttp.ClientSession() as http:
+            new_call = event("newCall", "c-pop", "030 555", "+4930999", ["alice", "bob"])
+            assert (await post(http, url(client), new_call))[0] == 200
+            popped = await bob.next("call.ringing")
+            await alice.next("call.ringing")
+            headers = {"Authorization": f"Bearer {bob_token}"}
+            state = await (await client.get("/api/agent/state", headers=headers)).json()
+            assert [r["interaction"]["id"] for r in state["ringing"]] == [
+                popped["interaction"]["id"]
+            ]
+            answer = event(
+                "answer", "c-pop", "030 555", "+4930999", ["alice"], answeringNumber="+49301111"
+            )
+            assert (await post(http, url(client), answer))[0] == 200
+            ended = await bob.next("call.ringing.ended")
+            assert ended == {"interaction_id": popped["interaction"]["id"]}
+            assert (await alice.next("interaction.assigned"))["interaction"]["id"] == ended[
+                "interaction_id"
+            ]
+            state = await (await client.get("/api/agent/state", headers=headers)).json()
+            assert state["ringing"] == []
+    finally:
+        await alice.close()
+        await bob.close()

@@ -9,6 +9,7 @@ AGENT_EVENTS = (
     "status",
     "offer",
     "call.ringing",
+    "call.ringing.ended",
     "offer.revoked",
     "interaction.assigned",
     "interaction.updated",
