@@ -215,6 +215,19 @@ async def test_agent_console_main_flows(
         assert vera is not None and "gold" in vera.tags
         assert vera.preferences["contact_hours"] == "after 18:00"
 
+        # A PBX call pops Vera's card as a ringing card (answered on the phone), gone at hangup.
+        cti = f"/webhooks/cti/{settings.cti_token}"
+        base = {"callId": "pbx-1", "from": "+14155550101", "to": "+15550000", "direction": "in"}
+        resp = await client.post(cti, data={**base, "event": "newCall", "user[]": "alice"})
+        assert resp.status == 200
+        ringing = alice.locator(".ringing-call")
+        await ringing.wait_for()
+        assert await ringing.locator(".customer-name").text_content() == HOSTILE_NAME
+        assert await ringing.locator(".accept").count() == 0
+        resp = await client.post(cti, data={**base, "event": "hangup", "cause": "cancel"})
+        assert resp.status == 200
+        await ringing.wait_for(state="detached")
+
         # Simplified Chinese texts.
         await alice.click("#lang")
         assert await alice.locator("#go-available").text_content() == "空闲"
