@@ -14,6 +14,7 @@ from hub.actions.handle_offer import accept_offer, reject_offer
 from hub.actions.hang_up import hang_up
 from hub.actions.send_reply import send_reply
 from hub.actions.set_agent_status import set_agent_status
+from hub.actions.start_call import start_call
 from hub.actions.transfer_interaction import transfer_interaction
 from hub.actions.wrap_up import wrap_up
 from hub.auth import agent_for_token
@@ -42,6 +43,10 @@ class AgentNamespace(socketio.AsyncNamespace):
     def __init__(self, hub: Hub) -> None:
         super().__init__(AGENT_NS)
         self.hub = hub
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        """Dotted event names (`call.start`) reach `on_call_start`."""
+        return await super().trigger_event(event.replace(".", "_"), *args)
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         origin = environ.get("HTTP_ORIGIN")
@@ -141,6 +146,19 @@ class AgentNamespace(socketio.AsyncNamespace):
         async def work(agent_id: str) -> Ack:
             await hang_up(self.hub, agent_id, _field(data, "interaction_id", limit=64))
             return {}
+
+        return await self._run(sid, work)
+
+    async def on_call_start(self, sid: str, data: Any = None) -> Ack:
+        async def work(agent_id: str) -> Ack:
+            it = await start_call(
+                self.hub,
+                agent_id,
+                _field(data, "customer_id", limit=64),
+                _field(data, "number", limit=40),
+                task_id=_field(data, "interaction_id", required=False, limit=64) or None,
+            )
+            return {"interaction_id": it.id}
 
         return await self._run(sid, work)
 

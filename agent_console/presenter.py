@@ -50,6 +50,10 @@ def interaction_dict(it: Interaction) -> dict[str, Any]:
         "disposition": it.disposition,
         # A call the hangup closed still waits for the agent's disposition (wrap-up).
         "needs_wrapup": it.state == "closed" and not it.disposition and bool(it.assigned_agent_id),
+        "direction": it.direction,
+        "error": str(it.meta.get("connect_error", "")),
+        # A call-back task not called yet: the console offers to place the call.
+        "call_pending": it.channel == "voice" and it.direction == "out" and not it.provider_ref,
     }
 
 

@@ -94,6 +94,24 @@ async def connect_call(client: Client, call_sid: str, twiml: str) -> None:
         raise _send_error(exc) from exc
 
 
+async def place_call(
+    client: Client, *, to: str, from_: str, twiml: str, status_callback: str
+) -> str:
+    """Create a call (POST /Calls.json); returns its CallSid."""
+    try:
+        call = await client.calls.create_async(
+            to=to, from_=from_, twiml=twiml, status_callback=status_callback
+        )
+    except TwilioRestException as exc:
+        raise _send_error(exc) from exc  # Twilio answered: no call was created
+    except Exception as exc:
+        # No answer: the call may exist. Callers must not blindly retry (code "no_answer").
+        raise SendError(
+            f"Twilio did not answer: {type(exc).__name__}", permanent=True, code="no_answer"
+        ) from exc
+    return str(call.sid)
+
+
 async def hangup_call(client: Client, call_sid: str) -> None:
     try:
         await client.calls(call_sid).update_async(status="completed")

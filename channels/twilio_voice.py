@@ -146,6 +146,24 @@ def dial_agent_twiml(
     return str(r)
 
 
+def agent_endpoint(*, client_identity: str | None, phone: str | None) -> str:
+    """Where the hub rings an agent for an outbound call: their browser client or their phone."""
+    if client_identity:
+        return f"client:{client_identity}"
+    if phone:
+        return phone
+    raise ChannelError("the agent has neither a client identity nor a phone number")
+
+
+def outbound_call_twiml(*, customer_number: str, caller_id: str) -> str:
+    """Runs once the agent picked up: dial the customer, showing our number."""
+    r = VoiceResponse()
+    dial = Dial(caller_id=caller_id)
+    dial.number(customer_number)
+    r.append(dial)
+    return str(r)
+
+
 def reject_twiml(reason: str = "busy") -> str:
     """Twilio accepts `busy` or `rejected`; anything else becomes `rejected`."""
     r = VoiceResponse()

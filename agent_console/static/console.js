@@ -12,7 +12,7 @@
       customers: "客户", shortcuts: "Alt+A 接受 · Alt+R 回复 · Ctrl+Enter 发送 · Alt+W 结束 · Alt+1…9 切换",
       offers: "新分配", no_offers: "暂无新分配。", my_work: "我的会话", nothing_assigned: "暂无会话。",
       search_placeholder: "姓名、任意格式的电话、邮箱", search: "搜索", previous: "历史记录",
-      accept: "接受", reject: "拒绝", call_ended: "通话已结束：请选择处理结果。", hang_up: "挂断",
+      accept: "接受", reject: "拒绝", call_ended: "通话已结束：请选择处理结果。", hang_up: "挂断", call_now: "立即呼叫",
       subject: "主题", reply_placeholder: "回复客户（输入 / 使用快捷回复）", send: "发送",
       transfer: "转接", to_queue: "转到队列…", to_agent: "或转给坐席…", transfer_note: "给下一位坐席的备注",
       choose_disposition: "处理结果…", note_optional: "备注（可选）", wrap_up: "结束",
@@ -461,6 +461,10 @@
       if (r.ok) { state.work.delete(id); renderWork(); }
     });
     $(".hangup", card).addEventListener("click", () => send("hangup", { interaction_id: id }));
+    $(".call-back", card).addEventListener("click", () => {
+      const it = state.work.get(id).interaction;
+      send("call.start", { customer_id: it.customer_id, number: it.customer_address, interaction_id: id });
+    });
     fillDispositions(card);
     fillTransfer(card, item);
     const panel = buildProfilePanel(item.customer.id);
@@ -508,6 +512,11 @@
     const ended = !!item.interaction.needs_wrapup;
     $(".ended", card).hidden = !ended;
     $(".call-controls", card).hidden = !isCall || ended;
+    $(".call-back", card).hidden = !item.interaction.call_pending || !!item.interaction.error;
+    $(".hangup", card).hidden = !!item.interaction.call_pending;
+    const failure = $(".call-error", card);
+    failure.hidden = !item.interaction.error;
+    text(failure, item.interaction.error || "");
     $(".reply-form", card).hidden = isCall || ended;
     $(".transfer", card).hidden = ended;
     renderMessages(card, item);

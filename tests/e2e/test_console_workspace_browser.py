@@ -15,7 +15,7 @@ import pytest
 from sqlmodel import select
 
 from hub.app import create_app
-from hub.models import Customer, CustomerIdentity, CustomerNote, Interaction, Message, Order
+from hub.models import Agent, Customer, CustomerIdentity, CustomerNote, Interaction, Message, Order
 from tests.e2e.test_console_browser import browser  # noqa: F401  (fixture)
 from tests.support.fake_twilio import start_fake_twilio
 from tests.support.hubs import PASSWORD, add_agent, hub_of, post_sms
@@ -73,7 +73,12 @@ async def seed(client: Any) -> tuple[str, str]:
             )
         )
     await add_agent(hub, "alice", display_name="Alice")
-    await add_agent(hub, "bob", display_name="Bob")
+    bob = await add_agent(hub, "bob", display_name="Bob")
+    async with hub.store.transaction() as session:
+        row = await session.get(Agent, bob.id)
+        assert row is not None
+        row.client_identity = "bob-browser"
+        session.add(row)
     return vera.id, li.id
 
 
@@ -214,6 +219,26 @@ async def test_agent_console_main_flows(
         assert [n.body for n in notes] == ["Speaks Chinese only"]
         assert vera is not None and "gold" in vera.tags
         assert vera.preferences["contact_hours"] == "after 18:00"
+
+        # Bob calls Vera from her customer page: Twilio rings Bob's browser client, which dials
+        # her; the call opens as a tab and, once over, waits for Bob's disposition.
+        await bob_panel.locator(".call-number").first.click()
+        create = await twilio.wait_for(lambda r: r.path.endswith("/Calls.json"))
+        assert create.form["To"] == "client:bob-browser"
+        await bob.click("#show-work")
+        call_tab = bob.locator(".conversation:not([hidden])")
+        await call_tab.locator(".hangup").wait_for()
+        async with hub.store.session() as session:
+            placed = (
+                await session.exec(select(Interaction).where(Interaction.direction == "out"))
+            ).one()
+        from hub.actions.end_call import end_call
+
+        await end_call(hub, placed.provider_ref or "", "completed", 30)
+        await call_tab.locator(".ended").wait_for()
+        await call_tab.locator(".disposition").select_option("resolved")
+        await call_tab.locator(".wrapup").click()
+        await call_tab.wait_for(state="detached")
 
         # A PBX call pops Vera's card as a ringing card (answered on the phone), gone at hangup.
         cti = f"/webhooks/cti/{settings.cti_token}"
