@@ -106,16 +106,75 @@ def enqueue_twiml(greeting: str, queue_name: str, wait_url: str, language: str) 
     return str(r)
 
 
+# Twilio <Say> voices by the language a queue is configured with (`[[queues]] language`).
+SAY_LANGUAGES = {
+    "en": "en-US",
+    "de": "de-DE",
+    "zh": "zh-CN",
+    "fr": "fr-FR",
+    "es": "es-ES",
+    "ja": "ja-JP",
+    "it": "it-IT",
+    "pt": "pt-BR",
+}
+
+# The wait announcement in each language we have words for; others fall back to English.
+WAIT_PHRASES: dict[str, tuple[str, str, str]] = {
+    "en": (
+        "You are number {n} in line.",
+        " The estimated wait is about {m} minute.",
+        " The estimated wait is about {m} minutes.",
+    ),
+    "de": (
+        "Sie sind an Position {n} der Warteschlange.",
+        " Die geschätzte Wartezeit beträgt etwa {m} Minute.",
+        " Die geschätzte Wartezeit beträgt etwa {m} Minuten.",
+    ),
+    "zh": ("您前面还有{before}位客户。", "预计等待时间约{m}分钟。", "预计等待时间约{m}分钟。"),
+    "fr": (
+        "Vous êtes le numéro {n} dans la file d'attente.",
+        " Le temps d'attente estimé est d'environ {m} minute.",
+        " Le temps d'attente estimé est d'environ {m} minutes.",
+    ),
+    "es": (
+        "Usted es el número {n} en la fila.",
+        " El tiempo de espera estimado es de unos {m} minuto.",
+        " El tiempo de espera estimado es de unos {m} minutos.",
+    ),
+}
+
+
+def say_language(queue_language: str | None, default: str) -> str:
+    """`zh-CN`, `de` or `de-AT` from a queue's config -> a Twilio voice; none -> `default`."""
+    if not queue_language:
+        return default
+    if "-" in queue_language:
+        return queue_language
+    return SAY_LANGUAGES.get(queue_language.lower(), default)
+
+
+def wait_announcement(position: int, wait_s: float | None, language: str) -> tuple[str, str]:
+    """(text, language for <Say>): English words when we have none for the language."""
+    base = language.split("-")[0].lower()
+    if base not in WAIT_PHRASES:
+        base, language = "en", "en-US"
+    first, one, many = WAIT_PHRASES[base]
+    text = first.format(n=position, before=max(position - 1, 0))
+    if base == "zh" and position <= 1:
+        text = "您是下一位。"
+    if wait_s is not None:
+        minutes = max(1, round(wait_s / 60))
+        text += (one if minutes == 1 else many).format(m=minutes)
+    return text, language
+
+
 def wait_twiml(
     position: int | None, wait_s: float | None, hold_music_url: str, language: str
 ) -> str:
     r = VoiceResponse()
     if position:
-        text = f"You are number {position} in line."
-        if wait_s is not None:
-            minutes = max(1, round(wait_s / 60))
-            text += f" The estimated wait is about {minutes} minute{'s' if minutes > 1 else ''}."
-        r.say(text, language=language)
+        text, say_in = wait_announcement(position, wait_s, language)
+        r.say(text, language=say_in)
     if hold_music_url:
         r.play(hold_music_url)
     else:

@@ -10,6 +10,8 @@ from channels.twilio_voice import (
     parse_recording,
     parse_voice_status,
     parse_voice_webhook,
+    parse_wait,
+    say_language,
     voicemail_twiml,
     wait_twiml,
 )
@@ -18,6 +20,8 @@ from hub.actions.receive_call import receive_call
 from hub.actions.store_recording import store_recording
 from hub.api.common import hub_of
 from hub.api.webhooks_twilio import signed_form, twiml
+from hub.context import Hub
+from hub.models import Queue
 from hub.queue_position import queue_position
 
 
@@ -41,6 +45,7 @@ async def wait(request: web.Request) -> web.Response:
     hub = hub_of(request)
     form = await signed_form(request, hub, "voice_wait")
     cfg = hub.settings.voice
+    figures = parse_wait(form)  # ChannelError (not a number) -> 422
     call = await find_call(hub, (form.get("CallSid") or "")[:64])
     ranked = await queue_position(hub, call.id) if call is not None else None
     position: int | None
@@ -48,11 +53,18 @@ async def wait(request: web.Request) -> web.Response:
     if ranked is not None:
         position, estimate = ranked.position, ranked.estimated_wait_s
     else:  # not ours (or already offered): Twilio's own figures
-        try:
-            position, estimate = int(form.get("QueuePosition") or 0) or None, None
-        except ValueError:
-            position, estimate = None, None
-    return twiml(wait_twiml(position, estimate, cfg.hold_music_url, cfg.language))
+        position, estimate = figures.queue_position or None, None
+    language = await _queue_language(hub, call.queue_id if call else None)
+    return twiml(wait_twiml(position, estimate, cfg.hold_music_url, language))
+
+
+async def _queue_language(hub: Hub, queue_id: str | None) -> str:
+    """The caller hears the queue's language (`[[queues]] language`), else `voice.language`."""
+    if not queue_id:
+        return hub.settings.voice.language
+    async with hub.store.session() as session:
+        queue = await session.get(Queue, queue_id)
+    return say_language(queue.language if queue else None, hub.settings.voice.language)
 
 
 async def status(request: web.Request) -> web.Response:

@@ -226,3 +226,43 @@ async def test_a_pbx_call_cannot_be_hung_up_from_the_console(client: Any) -> Non
         session.add(call)
     with pytest.raises(Invalid, match="phone system"):
         await hang_up(hub, alice.id, call.id)
+
+
+async def test_the_wait_is_announced_in_the_language_of_the_callers_queue(
+    db_url: str, aiohttp_client: Any, make_settings: Callable[..., Any], twilio: FakeTwilio
+) -> None:
+    settings = make_settings(
+        database_url=db_url,
+        twilio={"api_base_url": twilio.base_url},
+        queues=[
+            {"id": "support", "name": "Support"},
+            {"id": "hotline-de", "name": "Hotline", "language": "de"},
+            {"id": "hotline-zh", "name": "热线", "language": "zh-CN"},
+        ],
+    )
+    client = await aiohttp_client(create_app(settings))
+    hub = hub_of(client)
+    await add_agent(hub, "bob", queues=["support", "hotline-de", "hotline-zh"])
+    await post(client, "/webhooks/twilio/voice", call("CA-lang"))
+    spoken = {}
+    for queue in ("support", "hotline-de", "hotline-zh"):
+        async with hub.store.transaction() as session:
+            it = (await session.exec(select(Interaction))).one()
+            it.queue_id = queue
+            session.add(it)
+        status, body = await post(
+            client, "/webhooks/twilio/voice/wait", {"CallSid": "CA-lang", "QueuePosition": "1"}
+        )
+        assert status == 200
+        say = ET.fromstring(body).find("Say")
+        assert say is not None
+        spoken[queue] = (say.get("language"), (say.text or "").split(".")[0].split("。")[0])
+    assert spoken == {
+        "support": ("en-US", "You are number 1 in line"),
+        "hotline-de": ("de-DE", "Sie sind an Position 1 der Warteschlange"),
+        "hotline-zh": ("zh-CN", "您是下一位"),
+    }
+    status, _ = await post(
+        client, "/webhooks/twilio/voice/wait", {"CallSid": "CA-lang", "QueuePosition": "x"}
+    )
+    assert status == 422

@@ -17,6 +17,7 @@ from channels.twilio_voice import (
     parse_voice_webhook,
     parse_wait,
     reject_twiml,
+    say_language,
     voicemail_twiml,
     wait_twiml,
 )
@@ -137,6 +138,43 @@ def test_wait_announces_position_and_estimate(wait_s: float | None, sentence: st
     assert [el.tag for el in root] == ["Say", "Play"]
     assert root[0].text == sentence
     assert root[1].text == "https://cdn.example.com/hold.mp3"
+
+
+@pytest.mark.parametrize(
+    ("position", "wait_s", "language", "sentence", "voice"),
+    [
+        (
+            3,
+            185.0,
+            "de-DE",
+            "Sie sind an Position 3 der Warteschlange. Die geschätzte Wartezeit "
+            "beträgt etwa 3 Minuten.",
+            "de-DE",
+        ),
+        (3, 20.0, "zh-CN", "您前面还有2位客户。预计等待时间约1分钟。", "zh-CN"),
+        (1, None, "zh-CN", "您是下一位。", "zh-CN"),
+        (2, None, "fi-FI", "You are number 2 in line.", "en-US"),  # no Finnish words: English
+    ],
+)
+def test_wait_is_announced_in_the_queue_language(
+    position: int, wait_s: float | None, language: str, sentence: str, voice: str
+) -> None:
+    root = parse(wait_twiml(position, wait_s, "", language))
+    assert root[0].text == sentence and root[0].get("language") == voice
+
+
+@pytest.mark.parametrize(
+    ("queue_language", "voice"),
+    [(None, "en-GB"), ("de", "de-DE"), ("zh", "zh-CN"), ("zh-CN", "zh-CN"), ("xx", "en-GB")],
+)
+def test_say_language_from_a_queue_language(queue_language: str | None, voice: str) -> None:
+    assert say_language(queue_language, "en-GB") == voice
+
+
+def test_wait_figures_are_numbers_or_a_channel_error() -> None:
+    assert parse_wait({"QueuePosition": "4", "QueueTime": "30"}).queue_position == 4
+    with pytest.raises(ChannelError):
+        parse_wait({"QueuePosition": "four"})
 
 
 def test_wait_without_position_or_music_just_pauses() -> None:
