@@ -38,6 +38,12 @@ from hub.models import Agent, Interaction, Message, Offer
 log = logging.getLogger(__name__)
 
 CONSOLE_GROUP = "console"
+SUPERVISOR_NS = "/supervisor"
+
+
+def peek_room(interaction_id: str) -> str:
+    return f"peek:{interaction_id}"
+
 AGENT_NS = "/agent"
 
 
@@ -113,6 +119,12 @@ class Broadcaster:
                     await self.to_agent(
                         event.agent_id or holder(it), "interaction.updated", interaction_dict(it)
                     )
+                    await self.sio.emit(
+                        "peek.updated",
+                        interaction_dict(it),
+                        room=peek_room(it.id),
+                        namespace=SUPERVISOR_NS,
+                    )
                     if it.state != "ringing":
                         await self._end_pops(it, but=event.agent_id or holder(it))
                     if it.channel == "chat" and it.state == "closed":
@@ -157,6 +169,9 @@ class Broadcaster:
             return
         name = "message.created" if isinstance(event, MessageCreated) else "message.status"
         await self.to_agent(holder(it), name, message_dict(message))
+        await self.sio.emit(
+            "peek.message", message_dict(message), room=peek_room(it.id), namespace=SUPERVISOR_NS
+        )
 
     async def _customer(self, session: Any, customer_id: str) -> None:
         card = await customer_card(session, customer_id)

@@ -4,18 +4,35 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import socketio
 
+from agent_console.broadcaster import SUPERVISOR_NS, peek_room
+from agent_console.presenter import interaction_dict, messages_of
+from hub.actions.reassign_interaction import reassign_interaction
 from hub.auth import agent_for_token
 from hub.board import board
 from hub.context import Hub
-from hub.errors import Forbidden, HubError
+from hub.customers import customer_card
+from hub.errors import Forbidden, HubError, Invalid, NotFound
+from hub.models import Agent, Interaction
 from hub.origins import same_origin
 
-SUPERVISOR_NS = "/supervisor"
 ROOM = "supervisors"
+Ack = dict[str, Any]
+log = logging.getLogger(__name__)
+
+
+def _text(data: Any, name: str, *, required: bool = True) -> str:
+    value = data.get(name) if isinstance(data, dict) else None
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value) or len(value) > 64:
+        raise Invalid(f"'{name}' is required (at most 64 characters)")
+    return value
 
 
 class SupervisorNamespace(socketio.AsyncNamespace):
@@ -36,10 +53,72 @@ class SupervisorNamespace(socketio.AsyncNamespace):
                 raise Forbidden("the supervisor board needs the supervisor role")
         except HubError as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.to_dict()) from None
+        await self.save_session(sid, {"token": token})
         await self.enter_room(sid, ROOM)
         self.watchers += 1
         async with self.hub.store.session() as session:
             await self.emit("board", await board(session, self.hub.now()), to=sid)
+
+    async def _supervisor(self, sid: str) -> Agent:
+        """Re-checked on every command: a revoked token or a demoted role stops working at once."""
+        session = await self.get_session(sid)
+        agent = await agent_for_token(self.hub, session.get("token"))
+        if agent.role not in ("supervisor", "admin"):
+            raise Forbidden("supervisors only")
+        return agent
+
+    async def _run(self, sid: str, work: Callable[[Agent], Awaitable[Ack]]) -> Ack:
+        try:
+            return {"ok": True, **await work(await self._supervisor(sid))}
+        except HubError as exc:
+            return exc.to_dict()
+        except Exception:
+            log.exception("supervisor command failed")
+            return {"ok": False, "error": "internal", "message": "something went wrong"}
+
+    async def on_reassign(self, sid: str, data: Any = None) -> Ack:
+        """{interaction_id, agent_id} or {interaction_id, queue_id}."""
+
+        async def work(supervisor: Agent) -> Ack:
+            it = await reassign_interaction(
+                self.hub,
+                supervisor,
+                _text(data, "interaction_id"),
+                to_agent_id=_text(data, "agent_id", required=False) or None,
+                queue_id=_text(data, "queue_id", required=False) or None,
+            )
+            return {"interaction": interaction_dict(it)}
+
+        return await self._run(sid, work)
+
+    async def on_peek(self, sid: str, data: Any = None) -> Ack:
+        """A read-only look at a live conversation: its messages now, then `peek.message` and
+        `peek.updated` as they happen. There is no way to write from here."""
+
+        async def work(supervisor: Agent) -> Ack:
+            interaction_id = _text(data, "interaction_id")
+            async with self.hub.store.session() as session:
+                it = await session.get(Interaction, interaction_id)
+                if it is None:
+                    raise NotFound("no such interaction")
+                messages = await messages_of(session, it.id)
+                customer = await customer_card(session, it.customer_id)
+            for room in self.rooms(sid, SUPERVISOR_NS):
+                if room.startswith("peek:"):
+                    await self.leave_room(sid, room)
+            await self.enter_room(sid, peek_room(it.id))
+            return {"interaction": interaction_dict(it), "customer": customer, "messages": messages}
+
+        return await self._run(sid, work)
+
+    async def on_unpeek(self, sid: str, data: Any = None) -> Ack:
+        async def work(supervisor: Agent) -> Ack:
+            for room in self.rooms(sid, SUPERVISOR_NS):
+                if room.startswith("peek:"):
+                    await self.leave_room(sid, room)
+            return {}
+
+        return await self._run(sid, work)
 
     async def on_disconnect(self, sid: str, *_: Any) -> None:
         self.watchers = max(0, self.watchers - 1)

@@ -159,7 +159,8 @@
       if (state.ringing.delete(it.id)) renderOffers();
       const item = state.work.get(it.id);
       if (!item) return;
-      if (it.state !== "assigned" && !it.needs_wrapup) state.work.delete(it.id);
+      const mine = !state.agent || !it.assigned_agent_id || it.assigned_agent_id === state.agent.id;
+      if ((it.state !== "assigned" && !it.needs_wrapup) || !mine) state.work.delete(it.id);
       else item.interaction = it;
       renderWork();
     });

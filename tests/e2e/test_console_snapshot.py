@@ -32,7 +32,8 @@ class ConsoleModel:
             self.work[data["interaction"]["id"]] = data
         elif name == "interaction.updated":
             if data["id"] in self.work:
-                if data["state"] != "assigned" and not data.get("needs_wrapup"):
+                moved = data["assigned_agent_id"] not in (None, self.agent["id"])
+                if moved or (data["state"] != "assigned" and not data.get("needs_wrapup")):
                     del self.work[data["id"]]
                 else:
                     self.work[data["id"]]["interaction"] = data
