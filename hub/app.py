@@ -28,6 +28,7 @@ from hub.api import interactions as interactions_api
 from hub.api import openapi as openapi_api
 from hub.api import ops as ops_api
 from hub.api import queues as queues_api
+from hub.api import reports as reports_api
 from hub.api import webhooks_cti, webhooks_twilio, webhooks_voice
 from hub.app_keys import DEMO_LOGINS, HUB, SIO, SUPERVISORS
 from hub.backoffice import BACKOFFICE_GROUP
@@ -125,6 +126,7 @@ def create_app(
         customers_api,
         calls_api,
         interactions_api,
+        reports_api,
         webhooks_twilio,
         webhooks_voice,
         webhooks_cti,

@@ -41,3 +41,8 @@ async def json_body(request: web.Request) -> dict[str, Any]:
 
 def client_address(request: web.Request) -> str:
     return request.remote or ""
+
+
+def spreadsheet_safe(text: str) -> str:
+    """Spreadsheet formula injection: a CSV cell never starts with = + - @ (or a tab/CR)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -12,14 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from hub.actions.erase_customer import erase_customer, export_customer_data
 from hub.actions.merge_customers import merge_customers, unmerge_customers
 from hub.actions.save_customer import add_note, add_order, save_customer
-from hub.api.common import current_agent, hub_of, json_body
+from hub.api.common import current_agent, hub_of, json_body, spreadsheet_safe
 from hub.api.validation import parse
 from hub.backoffice import refresh_backoffice
 from hub.customer_import import import_customers
 from hub.customer_profile import customer_360, customer_fields
 from hub.customer_search import search_customers
 from hub.errors import Invalid
-from hub.models import Customer
+from hub.models import AuditLog, Customer
 
 MANAGERS = ("admin", "supervisor")
 MAX_CSV_BYTES = 50 * 1024 * 1024
@@ -135,8 +135,11 @@ async def import_csv(request: web.Request) -> web.Response:
 
 
 async def export_csv(request: web.Request) -> web.StreamResponse:
-    await current_agent(request, *MANAGERS)
+    caller = await current_agent(request, *MANAGERS)
     from sqlmodel import col, select
+
+    async with hub_of(request).store.transaction() as session:
+        session.add(AuditLog(actor=caller.username, action="customers.export", target="csv"))
 
     response = web.StreamResponse(
         headers={
@@ -157,11 +160,11 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
             writer.writerow(
                 [
                     c.id,
-                    _cell(c.name),
+                    spreadsheet_safe(c.name),
                     c.kind,
                     c.tier,
                     c.lifetime_value,
-                    _cell(c.company),
+                    spreadsheet_safe(c.company),
                     c.language,
                     ";".join(c.tags),
                 ]
@@ -175,9 +178,7 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def _cell(text: str) -> str:
-    """Spreadsheet formula injection: a cell never starts with = + - @."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
 
 
 async def export_data(request: web.Request) -> web.Response:

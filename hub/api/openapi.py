@@ -92,6 +92,16 @@ OPERATIONS: dict[str, dict[str, Op]] = {
             "",
         )
     },
+    "/api/reports": {
+        "get": (
+            "get",
+            "History per day/queue/agent: ?from=&to= (UTC dates), ?by=day|queue|agent, "
+            "?format=json|csv (supervisor, admin; CSV exports are audit-logged)",
+            True,
+            None,
+            "",
+        )
+    },
     "/api/openapi.json": {"get": ("get", "This document", False, None, "")},
 }
 
