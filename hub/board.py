@@ -37,7 +37,7 @@ async def board(session: AsyncSession, now: datetime) -> dict[str, Any]:
         "at": now.isoformat(),
         "queues": [_queue(q, today, waiting, agents, now) for q in queues],
         "agents": [_agent(a, today, assigned, now) for a in agents],
-        "hourly": _hourly(today, {q.id: q.answer_target_s for q in queues}, start),
+        "hourly": _hourly(today, {q.id: q.answer_target_s for q in queues}, start, now),
         "waiting": [
             {
                 "id": i.id,
@@ -109,8 +109,9 @@ def _agent(
 
 
 def _hourly(
-    today: Sequence[Interaction], targets: dict[str, float], start: datetime
+    today: Sequence[Interaction], targets: dict[str, float], start: datetime, now: datetime
 ) -> list[dict[str, Any]]:
+    """Arrivals, service level and queue depth (waiting at the end of each hour, up to now)."""
     arrivals: dict[int, int] = defaultdict(int)
     answered: dict[int, int] = defaultdict(int)
     within: dict[int, int] = defaultdict(int)
@@ -123,11 +124,25 @@ def _hourly(
             answered[hour] += 1
             wait = (i.assigned_at - i.enqueued_at).total_seconds()
             within[hour] += wait <= targets.get(i.queue_id, 20.0)
+    spans = [
+        (i.enqueued_at, i.assigned_at or i.closed_at)  # None: still waiting
+        for i in today
+        if i.direction == "in" and i.state != "ringing"
+    ]
+    depth: dict[int, int | None] = {}
+    for h in range(24):
+        at = min(start + timedelta(hours=h + 1), now)
+        depth[h] = (
+            sum(1 for began, ended in spans if began <= at and (ended is None or at < ended))
+            if start + timedelta(hours=h) <= now
+            else None
+        )
     return [
         {
             "hour": h,
             "arrivals": arrivals[h],
             "service_level": round(within[h] / answered[h], 3) if answered[h] else None,
+            "depth": depth[h],
         }
         for h in range(24)
     ]

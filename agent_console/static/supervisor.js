@@ -207,15 +207,18 @@
     const labels = hourly.map((h) => h.hour + ":00");
     const arrivals = hourly.map((h) => h.arrivals);
     const sl = hourly.map((h) => (h.service_level == null ? null : Math.round(h.service_level * 100)));
+    const depth = hourly.map((h) => h.depth);
     if (!chart) {
       chart = new window.Chart($("#hourly"), {
         data: { labels: labels, datasets: [
           { type: "bar", label: "Arrivals", data: arrivals, yAxisID: "y" },
-          { type: "line", label: "Service level %", data: sl, yAxisID: "y1", spanGaps: true }] },
+          { type: "line", label: "Service level %", data: sl, yAxisID: "y1", spanGaps: true },
+          { type: "line", label: "Queue depth", data: depth, yAxisID: "y", stepped: true }] },
         options: { animation: false, maintainAspectRatio: false,
           scales: { y: { beginAtZero: true }, y1: { position: "right", min: 0, max: 100 } } } });
     } else {
-      chart.data.datasets[0].data = arrivals; chart.data.datasets[1].data = sl; chart.update();
+      chart.data.datasets[0].data = arrivals; chart.data.datasets[1].data = sl;
+      chart.data.datasets[2].data = depth; chart.update();
     }
   }
 
