@@ -17,14 +17,57 @@ REPLY_PREFIX_RE = re.compile(r"^\s*(re|aw|sv|antw|odp|r)\s*(\[\d+\])?\s*:", re.I
 MSGID_TOKEN_RE = re.compile(r"^[^\s<>\x00-\x1f\x7f]+@[^\s<>\x00-\x1f\x7f]+$")
 
 
+LOOP_HEADER = "X-Crmhub-Loop"  # on every mail we send: our own mail read back is never work
+TICKET_RE = re.compile(r"\[#(T-[0-9a-f]{10})\]")
+MAX_QUOTE_CHARS = 20_000
+
+
+def ticket_token(interaction_id: str) -> str:
+    """`T-` + 10 hex digits of the interaction's random id: short, and not a guessable sequence."""
+    return "T-" + interaction_id[:10].lower()
+
+
+def find_ticket(subject: str) -> str | None:
+    found = TICKET_RE.search(subject or "")
+    return found.group(1) if found else None
+
+
+def with_ticket(subject: str, token: str) -> str:
+    return subject if f"[#{token}]" in subject else f"{subject} [#{token}]".strip()
+
+
+def quote_block(author: str, at: str, body: str) -> str:
+    """The customer's last mail under the reply, the way mail clients quote."""
+    lines = body[:MAX_QUOTE_CHARS].splitlines() or [""]
+    quoted = "\n".join(("> " + line) if line else ">" for line in lines)
+    return f"On {at}, {author} wrote:\n{quoted}"
+
+
 def compose_reply(message: OutboundMessage, *, from_addr: str, domain: str) -> EmailMessage:
-    """Text body (+ optional sanitized HTML alternative); header injection is rejected."""
+    """Text body (+ optional sanitized HTML alternative); header injection is rejected.
+
+    `meta`: `ticket` (token added to the subject), `quote` ({author, at, body}: the mail this
+    answers, quoted under the reply), `html` (sanitized alternative part).
+    """
     to = _address(message.to, "to")
     sender = _address(message.from_ or from_addr, "from")
     subject = _single_line(message.subject, "subject")[:MAX_SUBJECT_CHARS]
     in_reply_to = normalize_msgid(message.in_reply_to) if message.in_reply_to else ""
     if in_reply_to or message.references:
         subject = reply_subject(subject)
+    ticket = message.meta.get("ticket")
+    if isinstance(ticket, str) and ticket:
+        subject = with_ticket(subject, _single_line(ticket, "ticket"))
+    body = message.body
+    quote = message.meta.get("quote")
+    if isinstance(quote, dict) and str(quote.get("body", "")).strip():
+        body = (
+            body.rstrip()
+            + "\n\n"
+            + quote_block(
+                str(quote.get("author", "")), str(quote.get("at", "")), str(quote["body"])
+            )
+        )
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = to
@@ -36,7 +79,8 @@ def compose_reply(message: OutboundMessage, *, from_addr: str, domain: str) -> E
     refs = references_for(message.references, in_reply_to)
     if refs:
         msg["References"] = " ".join(f"<{ref}>" for ref in refs)
-    msg.set_content(message.body, cte=_cte(message.body))
+    msg[LOOP_HEADER] = _single_line(domain, "domain") or "crmhub"
+    msg.set_content(body, cte=_cte(body))
     html = message.meta.get("html")
     if isinstance(html, str) and html.strip():
         clean_html = nh3.clean(html)

@@ -128,10 +128,7 @@ class ImapMailboxWorker:
         s = self.settings
         cls = aioimaplib.IMAP4_SSL if s.use_ssl else aioimaplib.IMAP4
         client = cls(host=s.host, port=s.port, timeout=self.command_timeout_s)
-        # Wake an IDLE wait when the server drops us instead of sleeping until idle_timeout_s.
-        client.protocol.conn_lost_cb = lambda _exc: client.protocol.idle_queue.put_nowait(
-            CONNECTION_LOST
-        )
+        client.protocol.conn_lost_cb = lambda _exc: _connection_lost(client.protocol)
         try:
             await client.wait_hello_from_server()
             _check(await client.login(s.username, s.password), "LOGIN")
@@ -278,3 +275,13 @@ def parse_fetch(lines: Sequence[bytes | bytearray]) -> list[tuple[int, bytes]]:
         if literal is not None and uid is not None:
             out.append((int(uid), bytes(literal)))
     return sorted(out)
+
+
+def _connection_lost(protocol: Any) -> None:
+    """A dropped link fails the commands in flight at once (aioimaplib would otherwise let a
+    FETCH wait for its full command timeout) and wakes an IDLE wait."""
+    protocol.idle_queue.put_nowait(CONNECTION_LOST)
+    pending = [protocol.pending_sync_command, *protocol.pending_async_commands.values()]
+    for command in pending:
+        if command is not None:
+            command.close(b"connection lost", "NO")

@@ -20,6 +20,22 @@ HEADER_ERRORS = (errors.MessageError, ValueError, IndexError, TypeError, Attribu
 MSGID_RE = re.compile(r"<([^<>\s]+)>")
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 BULK_PRECEDENCE = frozenset({"bulk", "junk", "list"})
+# Chinese mail labelled GB2312 routinely carries GBK bytes (and Big5 carries HKSCS): read them
+# with the superset codec, which decodes the labelled charset identically.
+SUPERSET_CHARSETS = {
+    b"gb2312": b"gb18030",
+    b"gbk": b"gb18030",
+    b"x-gbk": b"gb18030",
+    b"cp936": b"gb18030",
+    b"big5": b"big5hkscs",
+}
+CHARSET_LABEL_RE = re.compile(
+    rb"(charset\s*=\s*\"?|=\?)(gb2312|gbk|x-gbk|cp936|big5)(?=[\"?;\s]|$)", re.IGNORECASE
+)
+
+
+def superset_charsets(raw: bytes) -> bytes:
+    return CHARSET_LABEL_RE.sub(lambda m: m.group(1) + SUPERSET_CHARSETS[m.group(2).lower()], raw)
 
 
 def parse_email(
@@ -28,7 +44,7 @@ def parse_email(
     """Parse with the stdlib (policy.default); tolerate broken mail, reject non-mail."""
     if not isinstance(raw, bytes | bytearray) or not raw.strip():
         raise ChannelError("empty message")
-    msg = BytesParser(policy=policy.default).parsebytes(bytes(raw))
+    msg = BytesParser(policy=policy.default).parsebytes(superset_charsets(bytes(raw)))
     if not isinstance(msg, EmailMessage) or not msg.keys():
         raise ChannelError("not an email: no header fields")
     senders = _addresses(msg, "From") or _addresses(msg, "Sender")
@@ -47,13 +63,21 @@ def parse_email(
     if any(a.data is None for a in attachments):
         meta["attachments_skipped"] = [a.filename for a in attachments if a.data is None]
     to = _addresses(msg, "To")
+    subject = _header(msg, "Subject")[:998]
+    # Same Message-ID and same content = the same mail (a re-fetch after a reconnect or a
+    # UIDVALIDITY change); same Message-ID with other content = another mail (broken senders
+    # reuse ids), which the hub keeps.
+    meta["content_hash"] = hashlib.sha256(
+        "\x00".join((sender, subject, text)).encode("utf-8", "surrogatepass")
+    ).hexdigest()
+    meta["sender_name"] = sender_name[:200]
     return InboundContact(
         channel="email",
         provider_ref=_message_id(msg, bytes(raw)),
         sender=sender,
         recipient=to[0][1] if to else "",
         body=new_text,
-        subject=_header(msg, "Subject")[:998],
+        subject=subject,
         sender_name=sender_name,
         thread_refs=_thread_refs(msg),
         attachments=attachments,
@@ -235,7 +259,9 @@ def _meta(msg: MIMEPart, quoted: str) -> dict[str, Any]:
 
 
 def auto_kind(msg: MIMEPart) -> str | None:
-    """'bounce' | 'autoreply' | 'bulk' | None: machine mail the hub must never answer."""
+    """'own' | 'bounce' | 'autoreply' | 'bulk' | None: mail the hub must never answer."""
+    if _header(msg, "X-Crmhub-Loop"):
+        return "own"  # our own outgoing mail read back (a copy, a loop through a forwarder)
     if msg.get_content_type() == "multipart/report" or any(
         p.get_content_type() == "message/delivery-status" for p in _leaves(msg)
     ):

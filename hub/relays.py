@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from channels.base import OutboundMessage, SendError
+from channels.email_compose import ticket_token
 from hub.call_connector import connect_agent
 from hub.context import Hub
 from hub.events import MessageStatusChanged, from_wire
@@ -167,11 +168,18 @@ async def _email_threading(
     )
     sender = hub.channels.get("email")
     domain = getattr(getattr(sender, "settings", None), "domain", "") or "crmhub.invalid"
+    meta = {**outbound.meta, "ticket": ticket_token(interaction_id)}
+    answered = next((m for m in reversed(rows) if m.direction == "in" and m.body.strip()), None)
+    if answered is not None:
+        author = answered.meta.get("sender_name") or answered.sender
+        at = answered.created_at.strftime("%a, %d %b %Y at %H:%M UTC")
+        meta["quote"] = {"author": str(author), "at": at, "body": answered.body}
     return replace(
         outbound,
         message_id=f"{message_id}@{domain}",
         in_reply_to=last_in or "",
         references=refs[-20:],
+        meta=meta,
     )
 
 

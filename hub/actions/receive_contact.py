@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from channels.base import InboundContact
+from channels.email_compose import find_ticket
 from hub.context import Hub, Tx
 from hub.customers import normalize_identity, preferred_agent, resolve_customer
 from hub.errors import Invalid
@@ -79,9 +80,22 @@ async def _existing(tx: Tx, contact: InboundContact) -> Received | None:
     ).first()
     if message is None:
         return None
+    if other_mail_same_id(message, contact):
+        return None
     interaction = await tx.session.get(Interaction, message.interaction_id)
     assert interaction is not None
     return Received(interaction.id, message.id, interaction.customer_id, True, False)
+
+
+def other_mail_same_id(message: Message, contact: InboundContact) -> bool:
+    theirs, ours = message.meta.get("content_hash"), contact.meta.get("content_hash")
+    return contact.channel == "email" and bool(theirs and ours) and theirs != ours
+
+
+def content_ref(contact: InboundContact) -> InboundContact:
+    """A second, different mail under a Message-ID we already hold gets its own key."""
+    digest = str(contact.meta.get("content_hash", ""))[:16]
+    return replace(contact, provider_ref=f"{contact.provider_ref[:170]}#{digest}")
 
 
 async def do_receive_contact(
@@ -90,6 +104,11 @@ async def do_receive_contact(
     existing = await _existing(tx, contact)
     if existing is not None:
         return existing
+    if contact.channel == "email" and await _holds_ref(tx, contact.provider_ref):
+        contact = content_ref(contact)
+        existing = await _existing(tx, contact)
+        if existing is not None:
+            return existing
     kind = CHANNEL_IDENTITY[contact.channel]
     if contact.channel == "chat" and contact.meta.get("identity_kind") == "external":
         kind = "external"  # a website vouched for this customer with an identity hash
@@ -99,7 +118,7 @@ async def do_receive_contact(
     customer, _created = await resolve_customer(tx.session, kind, value, name=contact.sender_name)
     interaction = await _open_interaction(tx, customer.id, contact.channel)
     if contact.channel == "email":
-        interaction = await _email_thread(tx, contact)
+        interaction = await _email_thread(tx, contact, customer.id)
     auto = contact.channel == "email" and bool(contact.meta.get("auto"))
     new = interaction is None
     now = hub.now()
@@ -159,23 +178,50 @@ async def do_receive_contact(
     return Received(interaction.id, message.id, customer.id, False, new)
 
 
-async def _email_thread(tx: Tx, contact: InboundContact) -> Interaction | None:
-    """The open interaction of the mail this one answers (In-Reply-To / References)."""
-    if not contact.thread_refs:
-        return None
+async def _holds_ref(tx: Tx, provider_ref: str) -> bool:
     row = (
         await tx.session.exec(
-            select(Interaction)
-            .join(Message, col(Message.interaction_id) == col(Interaction.id))
-            .where(
-                Message.channel == "email",
-                col(Message.provider_ref).in_(list(contact.thread_refs)[-20:]),
-                col(Interaction.state).in_(OPEN_STATES),
+            select(Message.id).where(
+                Message.channel == "email", Message.provider_ref == provider_ref
             )
-            .order_by(col(Message.created_at).desc())
         )
     ).first()
-    return row
+    return row is not None
+
+
+async def _email_thread(tx: Tx, contact: InboundContact, customer_id: str) -> Interaction | None:
+    """The open interaction this mail answers: by In-Reply-To / References, else by the ticket
+    token in the subject (`[#T-…]`, for clients that drop the headers). A token only counts for
+    the customer the ticket belongs to: a stranger quoting it starts their own interaction."""
+    if contact.thread_refs:
+        row = (
+            await tx.session.exec(
+                select(Interaction)
+                .join(Message, col(Message.interaction_id) == col(Interaction.id))
+                .where(
+                    Message.channel == "email",
+                    col(Message.provider_ref).in_(list(contact.thread_refs)[-20:]),
+                    col(Interaction.state).in_(OPEN_STATES),
+                )
+                .order_by(col(Message.created_at).desc())
+            )
+        ).first()
+        if row is not None:
+            return row
+    token = find_ticket(contact.subject)
+    if token is None:
+        return None
+    prefix = token.removeprefix("T-")
+    return (
+        await tx.session.exec(
+            select(Interaction).where(
+                col(Interaction.id).startswith(prefix),
+                Interaction.channel == "email",
+                Interaction.customer_id == customer_id,
+                col(Interaction.state).in_(OPEN_STATES),
+            )
+        )
+    ).first()
 
 
 async def _open_interaction(tx: Tx, customer_id: str, channel: str) -> Interaction | None:

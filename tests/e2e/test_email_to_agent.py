@@ -9,8 +9,10 @@ from email import message_from_bytes, policy
 from typing import Any
 
 import pytest
+from sqlmodel import select
 
 from hub.app import create_app
+from hub.models import Message
 from tests.support import dovecot as dovecot_support
 from tests.support.agent_client import AgentClient
 from tests.support.dovecot import Dovecot
@@ -104,8 +106,14 @@ async def test_mail_in_reply_out_threaded(
         await until(lambda: len(smtp.messages) == 1)
         sent = message_from_bytes(smtp.messages[0].content, policy=policy.default)
         assert sent["To"] == "vera@example.com"
-        assert sent["Subject"] == "Re: Where is my order?"
+        token = "T-" + interaction_id[:10]
+        assert sent["Subject"] == f"Re: Where is my order? [#{token}]"
         assert sent["In-Reply-To"] == "<first-mail@example.com>"
+        assert sent["X-Crmhub-Loop"]
+        lines = sent.get_content().splitlines()
+        assert lines[0] == "It ships today."
+        assert lines[2].endswith("Vera Customer wrote:")
+        assert lines[3] == "> Hello, my order 1234 has not arrived."
         our_id = str(sent["Message-ID"])
 
         answer = (
@@ -122,5 +130,38 @@ async def test_mail_in_reply_out_threaded(
             if created["body"].startswith("Thank you"):
                 break
         assert created["interaction_id"] == interaction_id
+
+        # A client that dropped In-Reply-To/References: the ticket token in the subject threads it.
+        stripped = (
+            f"From: vera@example.com\nTo: support@shop.example\nSubject: Re: Where is my order?"
+            f" [#{token}]\nMessage-ID: <third@example.com>\n\nStill there?\n"
+        ).encode()
+        await asyncio.to_thread(dovecot.append, stripped)
+        while True:
+            created = await console.next("message.created", timeout=20)
+            if created["body"].startswith("Still there"):
+                break
+        assert created["interaction_id"] == interaction_id
+
+        # Our own reply read back (a Bcc copy to the support mailbox) and a stranger quoting the
+        # token never land in Vera's ticket; the stranger gets an interaction of their own.
+        await asyncio.to_thread(dovecot.append, smtp.messages[0].content)
+        stranger = (
+            f"From: mallory@example.net\nTo: support@shop.example\nSubject: [#{token}] hi\n"
+            f"Message-ID: <fourth@example.net>\n\nLet me in\n"
+        ).encode()
+        await asyncio.to_thread(dovecot.append, stranger)
+        offer = await console.next("offer", timeout=20)
+        assert offer["messages"][-1]["body"].startswith("Let me in")
+        assert offer["interaction"]["id"] != interaction_id
+        hub = hub_of(client)
+        async with hub.store.session() as session:
+            bodies = (
+                await session.exec(
+                    select(Message.body).where(Message.interaction_id == interaction_id)
+                )
+            ).all()
+        assert not any(b.startswith("Let me in") for b in bodies)
+        assert sum(b.startswith("It ships today.") for b in bodies) == 1  # the copy was ignored
     finally:
         await console.close()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from channels.base import ChannelError, OutboundMessage
-from channels.email_compose import compose_reply, reply_subject
+from channels.email_compose import compose_reply, find_ticket, reply_subject
 from channels.email_parse import parse_email
 
 FROM = "Crmhub Support <support@crmhub.test>"
@@ -32,6 +32,10 @@ def roundtrip(msg: EmailMessage) -> EmailMessage:
     parsed = message_from_bytes(msg.as_bytes(), policy=policy.default)
     assert isinstance(parsed, EmailMessage)
     return parsed
+
+
+def build(message: OutboundMessage) -> EmailMessage:
+    return roundtrip(compose_reply(message, from_addr=FROM, domain="crmhub.test"))
 
 
 def test_threading_headers() -> None:
@@ -166,3 +170,35 @@ def test_broken_historic_reference_is_skipped_not_fatal() -> None:
         "<ok@example.com>",
         "<CAF=reply-0011@mail.example.com>",
     ]
+
+
+def test_ticket_token_quote_and_loop_header() -> None:
+    msg = build(
+        reply(
+            meta={
+                "ticket": "T-0123456789",
+                "quote": {
+                    "author": "Jane Doe",
+                    "at": "Mon, 23 Nov 2026 at 09:00 UTC",
+                    "body": "Where is it?\n\nThanks",
+                },
+            }
+        )
+    )
+    assert msg["Subject"] == "Re: Order #1234 [#T-0123456789]"
+    assert msg["X-Crmhub-Loop"] == "crmhub.test"
+    assert msg.get_content().splitlines() == [
+        "Hello Jane,",
+        "your parcel is on its way.",
+        "",
+        "On Mon, 23 Nov 2026 at 09:00 UTC, Jane Doe wrote:",
+        "> Where is it?",
+        ">",
+        "> Thanks",
+    ]
+    # A subject that already carries the token keeps one; reading our own mail back is "own".
+    again = build(reply(subject="Re: Order #1234 [#T-0123456789]", meta={"ticket": "T-0123456789"}))
+    assert again["Subject"].count("T-0123456789") == 1
+    assert parse_email(again.as_bytes()).meta["auto"] == "own"
+    assert find_ticket(again["Subject"]) == "T-0123456789"
+    assert find_ticket("Re: [#T-XYZ] nothing") is None

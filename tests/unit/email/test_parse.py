@@ -235,3 +235,45 @@ def test_arbitrary_header_and_body_text_never_crash(subject: str, body: str) -> 
     raw = b"From: a@example.com\nSubject: " + subject.encode("utf-8", "surrogatepass")
     contact = parse_email(raw + b"\n\n" + body.encode("utf-8", "surrogatepass"))
     json.dumps([contact.subject, contact.body, contact.meta])
+
+
+@pytest.mark.parametrize(
+    ("name", "sender_name", "subject", "body"),
+    [
+        ("22_gb2312.eml", "王芳", "关于我的订单", "您好，我的订单还没有收到，请帮我查一下。谢谢！"),
+        # Labelled GB2312, written in GBK (镕 is not in GB2312): read with the superset codec.
+        (
+            "23_gb2312_label_gbk_bytes.eml",
+            "",
+            "退款申请：镕",
+            "您好，我想申请退款。订单号：20261123。朱镕基",
+        ),
+        ("24_gb18030.eml", "李四", "发票问题 €", "请开具发票，金额为 100 €。生僻字：䶮"),
+        ("25_big5.eml", "陳大文", "請問我的訂單", "您好，請問我的訂單什麼時候會到？"),
+        (
+            "26_iso2022jp.eml",
+            "山田太郎",
+            "ご注文について",
+            "お世話になっております。注文した商品がまだ届いていません。",
+        ),
+    ],
+)
+def test_chinese_and_japanese_charsets(
+    load_eml: Load, name: str, sender_name: str, subject: str, body: str
+) -> None:
+    contact = parse_email(load_eml(name))
+    assert (contact.sender_name, contact.subject, contact.body.strip()) == (
+        sender_name,
+        subject,
+        body,
+    )
+    assert "\ufffd" not in contact.subject + contact.body
+
+
+def test_content_hash_tells_a_refetch_from_another_mail_with_the_same_id(load_eml: Load) -> None:
+    raw = load_eml("01_plain.eml")
+    first, refetched = parse_email(raw), parse_email(b"X-Extra: relay\n" + raw)
+    assert first.meta["content_hash"] == refetched.meta["content_hash"]
+    other = parse_email(raw.replace(b"\n\n", b"\n\nP.S. one more thing\n", 1))
+    assert other.provider_ref == first.provider_ref
+    assert other.meta["content_hash"] != first.meta["content_hash"]
