@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from agent_console.presenter import (
     agent_dict,
     interaction_dict,
-    message_dict,
+    message_payload,
     offer_payload,
     work_item,
 )
@@ -43,6 +43,7 @@ SUPERVISOR_NS = "/supervisor"
 
 def peek_room(interaction_id: str) -> str:
     return f"peek:{interaction_id}"
+
 
 AGENT_NS = "/agent"
 
@@ -168,10 +169,9 @@ class Broadcaster:
         if message is None or it is None:
             return
         name = "message.created" if isinstance(event, MessageCreated) else "message.status"
-        await self.to_agent(holder(it), name, message_dict(message))
-        await self.sio.emit(
-            "peek.message", message_dict(message), room=peek_room(it.id), namespace=SUPERVISOR_NS
-        )
+        payload = await message_payload(session, message)
+        await self.to_agent(holder(it), name, payload)
+        await self.sio.emit("peek.message", payload, room=peek_room(it.id), namespace=SUPERVISOR_NS)
 
     async def _customer(self, session: Any, customer_id: str) -> None:
         card = await customer_card(session, customer_id)

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub.customers import customer_card
-from hub.models import Agent, Interaction, Message, Offer, utcnow
+from hub.models import Agent, Interaction, Message, Offer, StoredAttachment, utcnow
 from hub.settings import Settings
 
 RECENT_MESSAGES = 50
@@ -57,8 +57,40 @@ def interaction_dict(it: Interaction) -> dict[str, Any]:
     }
 
 
-def message_dict(m: Message) -> dict[str, Any]:
+def attachment_dict(a: StoredAttachment) -> dict[str, Any]:
     return {
+        "id": a.id,
+        "filename": a.filename,
+        "content_type": a.content_type,
+        "size": a.size,
+        "stored": a.data is not None,
+    }
+
+
+async def attachments_of(
+    session: AsyncSession, message_ids: list[str]
+) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    if not message_ids:
+        return found
+    rows = (
+        await session.exec(
+            select(StoredAttachment).where(col(StoredAttachment.message_id).in_(message_ids))
+        )
+    ).all()
+    for a in rows:
+        found.setdefault(a.message_id, []).append(attachment_dict(a))
+    return found
+
+
+async def message_payload(session: AsyncSession, m: Message) -> dict[str, Any]:
+    """One message with its attachments (what events carry)."""
+    return message_dict(m, (await attachments_of(session, [m.id])).get(m.id, []))
+
+
+def message_dict(m: Message, attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {
+        "attachments": attachments or [],
         "id": m.id,
         "interaction_id": m.interaction_id,
         "channel": m.channel,
@@ -82,7 +114,8 @@ async def messages_of(session: AsyncSession, interaction_id: str) -> list[dict[s
             .limit(RECENT_MESSAGES)
         )
     ).all()
-    return [message_dict(m) for m in reversed(rows)]
+    files = await attachments_of(session, [m.id for m in rows])
+    return [message_dict(m, files.get(m.id)) for m in reversed(rows)]
 
 
 async def work_item(session: AsyncSession, it: Interaction) -> dict[str, Any]:

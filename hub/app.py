@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable
@@ -164,9 +163,15 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
         jobs = {
             "routing": run_loop(hub, "routing", lambda k: tick(hub, k), interval_s=routing_s),
             "routing-events": consume(
-                hub.bus, ROUTING_GROUP, hub.node_id, lambda evs: on_events(hub, evs)
+                hub.bus,
+                ROUTING_GROUP,
+                hub.node_id,
+                lambda evs: on_events(hub, evs),
+                shutdown=hub.shutdown,
             ),
-            "console-events": consume(hub.bus, CONSOLE_GROUP, hub.node_id, broadcaster.handle),
+            "console-events": consume(
+                hub.bus, CONSOLE_GROUP, hub.node_id, broadcaster.handle, shutdown=hub.shutdown
+            ),
             "outbox": run_loop(hub, "outbox", lambda _k: relay_events(hub), interval_s=5.0),
             "sender": run_loop(hub, "sender", lambda _k: relay_sends(hub), interval_s=2.0),
             "board": run_loop(hub, "board", lambda _k: app[SUPERVISORS].push(), interval_s=2.0),
@@ -176,12 +181,25 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
                 jobs[f"mail-{n}"] = mailbox_worker(hub, mailbox).run()
         if hub.settings.customers.backoffice_url:
             jobs["backoffice"] = consume(
-                hub.bus, BACKOFFICE_GROUP, hub.node_id, lambda evs: backoffice.on_events(hub, evs)
+                hub.bus,
+                BACKOFFICE_GROUP,
+                hub.node_id,
+                lambda evs: backoffice.on_events(hub, evs),
+                shutdown=hub.shutdown,
             )
         tasks = [asyncio.create_task(job, name=name) for name, job in jobs.items()]
     yield
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await stop_tasks(hub, tasks)
+
+
+async def stop_tasks(hub: Hub, tasks: list[asyncio.Task[None]], grace_s: float = 5.0) -> None:
+    """Idle loops are cancelled at once; one inside a step (a transaction, a send) may finish it;
+    shutdown never waits forever (a task stuck in uncancellable code is logged)."""
+    for event in hub.kicks.values():
+        event.set()
+    for task in await hub.shutdown.stop(tasks, grace_s):
+        log.error("background task %s did not stop within %.0f s", task.get_name(), 2 * grace_s)
+        for frame in task.get_stack():
+            log.error(
+                "  at %s:%s %s", frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name
+            )

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hub.events import Event, UnknownEvent, from_wire
+from hub.shutdown import Shutdown
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +210,13 @@ Handler = Callable[[list[Event]], Awaitable[None]]
 
 
 async def consume(
-    bus: EventBus, group: str, consumer: str, handler: Handler, *, block_s: float = 1.0
+    bus: EventBus,
+    group: str,
+    consumer: str,
+    handler: Handler,
+    *,
+    block_s: float = 1.0,
+    shutdown: Shutdown | None = None,
 ) -> None:
     """Feed batches to `handler` forever; ack after it returns. Errors are logged with backoff.
 
@@ -218,7 +225,8 @@ async def consume(
     event must not be redelivered forever.
     """
     backoff = 0.1
-    while True:
+    shutdown = shutdown or Shutdown()
+    while not shutdown.requested:
         try:
             deliveries = await bus.read(group, consumer, block_s=block_s)
         except asyncio.CancelledError:
@@ -231,15 +239,16 @@ async def consume(
         backoff = 0.1
         if not deliveries:
             continue
-        try:
-            await handler([d.event for d in deliveries])
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("%s handler failed on %d events", group, len(deliveries))
-        try:
-            await bus.ack(group, [d.id for d in deliveries])
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("bus ack failed for %s (entries will be redelivered)", group)
+        with shutdown.step():  # at shutdown, a batch in hand is finished and acknowledged
+            try:
+                await handler([d.event for d in deliveries])
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s handler failed on %d events", group, len(deliveries))
+            try:
+                await bus.ack(group, [d.id for d in deliveries])
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("bus ack failed for %s (entries will be redelivered)", group)

@@ -19,6 +19,7 @@ from hub.metrics import Metrics
 from hub.models import OutboxEntry
 from hub.routing_state import RoutingState
 from hub.settings import Settings
+from hub.shutdown import Shutdown
 from hub.store import Store
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class Hub:
     resources: dict[str, Any] = field(default_factory=dict)  # clients owned by cleanup_ctx
     redis: Any = None  # redis.asyncio.Redis when configured (readiness checks, Socket.IO)
     kicks: dict[str, asyncio.Event] = field(default_factory=dict)  # wake background loops early
+    # At shutdown, loops finish the step in hand (no transaction is cut) and idle ones stop.
+    shutdown: Shutdown = field(default_factory=Shutdown)
     _published: list[str] = field(default_factory=list)
 
     def now(self) -> datetime:

@@ -17,16 +17,17 @@ async def run_loop(
 ) -> None:
     """Call `step(kicked)` every `interval_s`, or at once after `hub.kick(name)`.
 
-    Failures are logged and retried with a capped exponential backoff; CancelledError goes
-    through so the app's cleanup can stop the loop.
+    Failures are logged and retried with a capped exponential backoff. At shutdown a
+    loop between steps is cancelled at once and one inside a step may finish it (hub/shutdown.py).
     """
     kicked = hub.kicks.setdefault(name, asyncio.Event())
     backoff = interval_s
-    while True:
+    while not hub.shutdown.requested:
         was_kicked = kicked.is_set()
         kicked.clear()
         try:
-            await step(was_kicked)
+            with hub.shutdown.step():
+                await step(was_kicked)
             backoff = interval_s
         except asyncio.CancelledError:
             raise

@@ -54,9 +54,7 @@ def imap_settings(m: MailboxSettings) -> ImapSettings:
 UNREADABLE_SENDER = "unreadable-mail@crmhub.invalid"
 
 
-def unreadable_mail(
-    raw: bytes, uid: int, mailbox: str, error: str, limit: int
-) -> InboundContact:
+def unreadable_mail(raw: bytes, uid: int, mailbox: str, error: str, limit: int) -> InboundContact:
     """Malformed mail is kept, raw, as work for a human rather than dropped: its text (bounded,
     decoded leniently) becomes the body, and the sender is a placeholder address."""
     text = raw[: limit * 4].decode("utf-8", errors="replace")[:limit]
@@ -102,7 +100,8 @@ def mailbox_worker(hub: Hub, mailbox: MailboxSettings) -> ImapMailboxWorker:
             hub.metrics.webhooks.labels("email", "own").inc()
             return
         try:
-            await receive_contact(hub, contact, queue_id=mailbox.queue or None)
+            with hub.shutdown.step():  # a mail being stored is finished at shutdown
+                await receive_contact(hub, contact, queue_id=mailbox.queue or None)
         except Invalid as exc:
             log.warning("skipping IMAP uid %s: %s", uid, exc)
 

@@ -280,6 +280,21 @@ class RoutingFence(SQLModel, table=True):
     token: int = 0
 
 
+class StoredAttachment(SQLModel, table=True):
+    """A file that came with a message (email attachment, chat upload), kept in the database
+    (bounded by `max_attachment_bytes`), served only to those who may open the interaction."""
+
+    __tablename__ = "attachments"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    message_id: str = Field(foreign_key="messages.id", index=True, max_length=32)
+    filename: str = Field(default="", max_length=255)
+    content_type: str = Field(default="application/octet-stream", max_length=100)
+    size: int = 0
+    data: bytes | None = Field(default=None, sa_type=sa.LargeBinary)  # None: over the limit
+    url: str | None = Field(default=None, max_length=1000)  # provider-hosted (MMS media)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class AuditLog(SQLModel, table=True):
     __tablename__ = "audit_log"
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)

@@ -213,6 +213,8 @@ class Settings(BaseSettings):
     token_ttl_s: int = 43200
     max_body_bytes: int = 1_048_576
     max_message_chars: int = 10_000
+    max_attachment_bytes: int = 10_000_000  # larger files are listed, not stored
+    max_attachments_per_message: int = 20
     demo_data: bool = False
     log_level: str = "INFO"
     run_background: bool = True  # pollers, relays and the routing ticker

@@ -22,7 +22,7 @@
       reason_lunch: "午餐", reason_training: "培训", reason_meeting: "会议",
       connected: "已连接", reconnecting: "重新连接中", priority: "优先级", lifetime_value: "客户价值",
       churn: "流失风险", no_answer: "集线器无响应", login_failed: "登录失败", no_results: "没有找到客户。",
-      not_allowed: "无权查看此会话。", call: "呼叫", remove: "删除", new_offer: "新的分配",
+      not_allowed: "无权查看此会话。", too_large: "文件过大，未保存", call: "呼叫", remove: "删除", new_offer: "新的分配",
       ends_in: "剩余", ringing_phone: "来电正在您的电话上响铃：", sec: "秒", queued: "排队中", sent: "已发送", delivered: "已送达", failed: "失败",
       received: "已收到", internal: "内部备注", empty_customer: "（未知客户）"
     }
@@ -30,7 +30,7 @@
   const EN = { connected: "connected", reconnecting: "reconnecting", offline: "offline",
     priority: "Priority", lifetime_value: "Lifetime value", churn: "Churn risk",
     no_answer: "no answer from the hub", login_failed: "Login failed", no_results: "No customer found.",
-    not_allowed: "You may not open this conversation.", call: "Call", remove: "Remove",
+    not_allowed: "You may not open this conversation.", too_large: "too large: not kept", call: "Call", remove: "Remove",
     new_offer: "New offer", ends_in: "", sec: "s", queued: "queued", sent: "sent",
     delivered: "delivered", failed: "failed", received: "received", internal: "internal note",
     empty_customer: "(unknown customer)", no_offers: "No offers right now.",
@@ -534,9 +534,37 @@
       if (m.direction === "out") li.appendChild(el("span", "delivery status-" + m.status, t(m.status)));
       if (m.direction === "note") li.appendChild(el("span", "delivery", t("internal") + " · " + m.sender));
       if (m.error) li.appendChild(el("span", "delivery error", m.error));
+      for (const a of m.attachments || []) li.appendChild(attachmentButton(a));
       list.appendChild(li);
     }
     if (atBottom) list.scrollTop = list.scrollHeight;
+  }
+
+  // ---- Attachments: fetched with the agent's token (the server checks who may open them) ----
+  function attachmentButton(a) {
+    const box = el("span", "attachment");
+    const label = "📎 " + a.filename + " (" + Math.max(1, Math.round(a.size / 1024)) + " KB)";
+    const b = el("button", "open-attachment", label);
+    b.type = "button";
+    if (!a.stored) { b.disabled = true; b.title = t("too_large"); }
+    b.addEventListener("click", async () => {
+      const res = await fetch("/api/attachments/" + encodeURIComponent(a.id),
+        { headers: { Authorization: "Bearer " + state.token } });
+      if (!res.ok) { notice(t("not_allowed")); return; }
+      const url = URL.createObjectURL(await res.blob());
+      if (/^image\/(png|jpeg|gif|webp)$/.test(a.content_type)) {
+        const img = document.createElement("img");
+        img.className = "thumbnail"; img.alt = a.filename; img.src = url;
+        box.replaceChildren(img);
+      } else {
+        const link = document.createElement("a");
+        link.href = url; link.download = a.filename || "attachment";
+        document.body.appendChild(link); link.click(); link.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 1000);
+      }
+    });
+    box.appendChild(b);
+    return box;
   }
 
   // ---- Canned responses: "/shortcut" in a reply box ------------------------------------------
@@ -740,6 +768,7 @@
         li.appendChild(el("span", "meta", m.created_at.slice(0, 16).replace("T", " ") + " "));
         if (m.subject) li.appendChild(el("strong", "", m.subject + " "));
         li.appendChild(el("span", "body", m.body));
+        for (const a of m.attachments || []) li.appendChild(attachmentButton(a));
         box.appendChild(li);
       }
     } catch (err) {

@@ -20,6 +20,7 @@ from hub.models import (
     Interaction,
     Message,
     Order,
+    StoredAttachment,
 )
 
 
@@ -58,6 +59,10 @@ async def erase_customer(hub: Hub, customer_id: str, *, actor: str) -> None:
         for model in (CustomerIdentity, CustomerNote, Order, BackofficeRecord):
             await tx.session.exec(delete(model).where(model.customer_id == customer_id))  # type: ignore[arg-type]
         interaction_ids = select(Interaction.id).where(Interaction.customer_id == customer_id)
+        message_ids = select(Message.id).where(col(Message.interaction_id).in_(interaction_ids))
+        await tx.session.exec(
+            delete(StoredAttachment).where(col(StoredAttachment.message_id).in_(message_ids))
+        )
         await tx.session.exec(
             sa.update(Message)
             .where(col(Message.interaction_id).in_(interaction_ids))

@@ -13,7 +13,7 @@ from hub.context import Hub, Tx
 from hub.customers import normalize_identity, preferred_agent, resolve_customer
 from hub.errors import Invalid
 from hub.events import CustomerUpdated, InteractionReceived, MessageCreated
-from hub.models import Interaction, Message
+from hub.models import Interaction, Message, StoredAttachment
 
 OPEN_STATES = ("queued", "offered", "assigned")
 CHANNEL_IDENTITY = {"sms": "phone", "voice": "phone", "email": "email", "chat": "chat"}
@@ -158,6 +158,19 @@ async def do_receive_contact(
         meta=dict(contact.meta),
     )
     tx.session.add(message)
+    limit = hub.settings.max_attachment_bytes
+    for a in contact.attachments[: hub.settings.max_attachments_per_message]:
+        keep = a.data is not None and len(a.data) <= limit
+        tx.session.add(
+            StoredAttachment(
+                message_id=message.id,
+                filename=a.filename[:255],
+                content_type=(a.content_type or "application/octet-stream")[:100],
+                size=a.size,
+                data=a.data if keep else None,
+                url=a.url[:1000] if a.url else None,
+            )
+        )
     opt = sms_keyword(contact)
     if opt is not None:  # carrier-style STOP / START: never text an opted-out customer again
         customer.consent = {**customer.consent, "sms": opt}

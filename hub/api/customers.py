@@ -178,9 +178,6 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
     return response
 
 
-
-
-
 async def export_data(request: web.Request) -> web.Response:
     await current_agent(request, *MANAGERS)
     return web.json_response(

@@ -102,6 +102,16 @@ OPERATIONS: dict[str, dict[str, Op]] = {
             "",
         )
     },
+    "/api/attachments/{attachment_id}": {
+        "get": (
+            "get",
+            "A message's file, for whoever may open its interaction (images inline, others as "
+            "downloads, nosniff, sandboxed)",
+            True,
+            None,
+            "",
+        )
+    },
     "/api/openapi.json": {"get": ("get", "This document", False, None, "")},
 }
 

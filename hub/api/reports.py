@@ -16,9 +16,7 @@ from hub.reports import COLUMNS, parse_range, report
 async def reports(request: web.Request) -> web.Response:
     caller = await current_agent(request, "supervisor", "admin")
     hub = hub_of(request)
-    first, last = parse_range(
-        request.query.get("from"), request.query.get("to"), hub.now().date()
-    )
+    first, last = parse_range(request.query.get("from"), request.query.get("to"), hub.now().date())
     by = request.query.get("by", "day")
     async with hub.store.session() as session:
         rows = await report(session, first, last, by)
@@ -39,9 +37,7 @@ async def reports(request: web.Request) -> web.Response:
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
     for row in rows:
-        writer.writerow(
-            ["" if row[c] is None else spreadsheet_safe(str(row[c])) for c in COLUMNS]
-        )
+        writer.writerow(["" if row[c] is None else spreadsheet_safe(str(row[c])) for c in COLUMNS])
     name = f"crmhub-{by}-{first.isoformat()}-{last.isoformat()}.csv"
     return web.Response(
         body=buffer.getvalue().encode(),

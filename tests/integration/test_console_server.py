@@ -243,3 +243,61 @@ async def test_preferences_edited_in_the_console_are_bounded(
         headers=auth(token),
     )
     assert ok.status == 200 and (await ok.json())["preferences"] == {"contact_hours": "after 18:00"}
+
+
+async def test_email_attachments_are_kept_and_served_only_to_who_may_open_them(
+    client: Any,
+) -> None:
+    from channels.email_parse import parse_email
+    from hub.actions.erase_customer import erase_customer
+    from hub.models import StoredAttachment
+    from tests.unit.email.conftest import CORPUS_DIR
+
+    hub = hub_of(client)
+    alice = await add_agent(hub, "alice", available=True)
+    await add_agent(hub, "bob")
+    await add_agent(hub, "root", role="admin")
+    contact = parse_email((CORPUS_DIR / "04_attachment_pdf.eml").read_bytes())
+    [pdf] = [a for a in contact.attachments if a.filename.endswith(".pdf")]
+    got = await receive_contact(hub, contact)
+    await route_interactions(hub)
+    await accept_offer(hub, alice.id, got.interaction_id)
+
+    alice_token = await login(client, "alice")
+    state = await (await client.get("/api/agent/state", headers=auth(alice_token))).json()
+    [item] = state["interactions"]
+    [listed] = [a for a in item["messages"][0]["attachments"] if a["filename"] == pdf.filename]
+    assert listed["stored"] and listed["size"] == pdf.size
+
+    url = f"/api/attachments/{listed['id']}"
+    resp = await client.get(url, headers=auth(alice_token))
+    assert resp.status == 200 and await resp.read() == pdf.data
+    assert resp.headers["Content-Type"] == "application/octet-stream"  # never rendered
+    assert resp.headers["Content-Disposition"].startswith("attachment;")
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert (await client.get(url, headers=auth(await login(client, "bob")))).status == 403
+    assert (await client.get(url)).status == 401
+    assert (await client.get("/api/attachments/guess", headers=auth(alice_token))).status == 404
+
+    await erase_customer(hub, got.customer_id, actor="root")
+    async with hub.store.session() as session:
+        assert (await session.exec(select(StoredAttachment))).all() == []
+
+
+async def test_attachments_over_the_limit_are_listed_not_kept(
+    db_url: str, aiohttp_client: Any, make_settings: Callable[..., Any]
+) -> None:
+    from channels.email_parse import parse_email
+    from tests.unit.email.conftest import CORPUS_DIR
+
+    settings = make_settings(database_url=db_url, max_attachment_bytes=10)
+    hub = hub_of(await aiohttp_client(create_app(settings)))
+    got = await receive_contact(
+        hub, parse_email((CORPUS_DIR / "04_attachment_pdf.eml").read_bytes())
+    )
+    from hub.models import StoredAttachment
+
+    async with hub.store.session() as session:
+        rows = (await session.exec(select(StoredAttachment))).all()
+    assert rows and all(r.data is None and r.size > 10 for r in rows)
+    assert got.message_id
