@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 import socketio
@@ -29,6 +30,15 @@ from hub.queue_position import queue_position
 
 log = logging.getLogger(__name__)
 OPEN = ("queued", "offered", "assigned")
+RATE_WITHIN_H = 24  # a chat the agent already closed can still be rated this long
+
+
+def contact_fields(email: str, phone: str) -> dict[str, str]:
+    """The widget's one "email or phone" field: an address with @ is an email, else a phone."""
+    email, phone = email.strip(), phone.strip()
+    if email and "@" not in email and not phone:
+        email, phone = "", email
+    return {"email": email, "phone": phone[:64]}
 
 
 def _text(data: Any, key: str, limit: int) -> str:
@@ -54,8 +64,7 @@ class ChatNamespace(socketio.AsyncNamespace):
             identity_kind="external" if site_customer else "chat",
             identity=f"site:{site_customer}" if site_customer else f"v-{visitor_id}",
             name=_text(auth, "name", 200),
-            email=_text(auth, "email", 320),
-            phone=_text(auth, "phone", 64),
+            **contact_fields(_text(auth, "email", 320), _text(auth, "phone", 64)),
         )
         await self.save_session(sid, {"visitor": visitor, "ip": environ.get("REMOTE_ADDR", "")})
         await self.enter_room(sid, visitor_room(visitor.identity))
@@ -67,18 +76,28 @@ class ChatNamespace(socketio.AsyncNamespace):
     async def on_disconnect(self, sid: str, *_: Any) -> None:
         self.hub.metrics.sockets.labels(CHAT_NS).dec()
 
-    async def _open_interaction(self, visitor: Visitor) -> Interaction | None:
+    async def _open_interaction(
+        self, visitor: Visitor, *, or_closed_since: datetime | None = None
+    ) -> Interaction | None:
+        """The visitor's open chat; with `or_closed_since`, else the one closed since then (the
+        agent may end the chat before the visitor rates it)."""
         async with self.hub.store.session() as session:
             customer = await find_customer(session, visitor.identity_kind, visitor.identity)
             if customer is None:
                 return None
+            state_ok: Any = col(Interaction.state).in_(OPEN)
+            if or_closed_since is not None:
+                state_ok = state_ok | (
+                    (col(Interaction.state) == "closed")
+                    & (col(Interaction.closed_at) >= or_closed_since)
+                )
             return (
                 await session.exec(
                     select(Interaction)
                     .where(
                         Interaction.customer_id == customer.id,
                         Interaction.channel == "chat",
-                        col(Interaction.state).in_(OPEN),
+                        state_ok,
                     )
                     .order_by(col(Interaction.created_at).desc())
                 )
@@ -125,6 +144,9 @@ class ChatNamespace(socketio.AsyncNamespace):
             contact = chat_contact(
                 visitor, _text(data, "body", 100_000), max_chars=self.hub.settings.max_message_chars
             )
+            if not await someone_can_answer(self.hub, self.hub.settings.chat.queue):
+                # Left while nobody could answer: the reply goes by email or SMS (send_reply).
+                contact.meta["offline"] = True
             received = await receive_contact(
                 self.hub, contact, queue_id=self.hub.settings.chat.queue
             )
@@ -173,14 +195,23 @@ class ChatNamespace(socketio.AsyncNamespace):
         }
 
     async def on_close(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """{rating?: 1-5, transcript?: true}: ends (or rates) the visitor's chat; the transcript
+        goes to the email address the visitor gave in the pre-chat form."""
         visitor, _ip = await self._visitor(sid)
-        it = await self._open_interaction(visitor)
+        since = self.hub.now() - timedelta(hours=RATE_WITHIN_H)
+        it = await self._open_interaction(visitor, or_closed_since=since)
         rating = data.get("rating") if isinstance(data, dict) else None
         if rating is not None and (not isinstance(rating, int) or not 1 <= rating <= 5):
             return Invalid("a rating is 1 to 5").to_dict()
+        transcript = bool(isinstance(data, dict) and data.get("transcript") is True)
+        sent_to = None
         if it is not None:
-            await close_chat(self.hub, it.id, rating=rating)
-        return {"ok": True, "message": self.hub.settings.chat.closing_message}
+            sent_to = await close_chat(self.hub, it.id, rating=rating, transcript=transcript)
+        return {
+            "ok": True,
+            "message": self.hub.settings.chat.closing_message,
+            "transcript_to": sent_to,
+        }
 
 
 def _visitor_message(m: Message) -> dict[str, Any]:

@@ -123,7 +123,8 @@ async def _send_one(hub: Hub, entry: OutboxEntry) -> None:
         return
     outbound = OutboundMessage(
         channel=message.channel,
-        to=interaction.customer_address,
+        # A chat answered by email or SMS (transcript, after-hours message) names its address.
+        to=str(message.meta.get("to") or interaction.customer_address),
         from_=interaction.hub_address,
         body=message.body,
         subject=message.subject,
@@ -170,7 +171,7 @@ async def _email_threading(
     domain = getattr(getattr(sender, "settings", None), "domain", "") or "crmhub.invalid"
     meta = {**outbound.meta, "ticket": ticket_token(interaction_id)}
     answered = next((m for m in reversed(rows) if m.direction == "in" and m.body.strip()), None)
-    if answered is not None:
+    if answered is not None and not outbound.meta.get("transcript"):
         author = answered.meta.get("sender_name") or answered.sender
         at = answered.created_at.strftime("%a, %d %b %Y at %H:%M UTC")
         meta["quote"] = {"author": str(author), "at": at, "body": answered.body}

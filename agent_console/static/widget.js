@@ -16,12 +16,14 @@
       waiting: "You are number {p} in line, about {m} min.", withAgent: "You are chatting with {n}",
       away: "No one is available right now. Leave a message and we will get back to you.",
       close: "End chat", rate: "How did we do?", thanks: "Thank you!", you: "You", agent: "Agent",
-      error: "Could not send: " },
+      error: "Could not send: ", transcript: "Email me the transcript",
+      sent: "The transcript is on its way." },
     zh: { open: "在线咨询", title: "在线咨询", name: "您的姓名", email: "邮箱或电话",
       start: "开始咨询", send: "发送", placeholder: "请输入消息…", typing: "正在输入…",
       waiting: "您前面还有 {p} 位，预计等待约 {m} 分钟。", withAgent: "客服 {n} 正在为您服务",
       away: "目前没有客服在线。请留言，我们会尽快回复您。", close: "结束对话",
-      rate: "请为本次服务评分", thanks: "谢谢！", you: "我", agent: "客服", error: "发送失败：" }
+      rate: "请为本次服务评分", thanks: "谢谢！", you: "我", agent: "客服", error: "发送失败：",
+      transcript: "把对话记录发到我的邮箱", sent: "对话记录已发送。" }
   };
   var T = TEXTS[lang.indexOf("zh") === 0 ? "zh" : "en"];
   var KEY = "crmhub.chat.token:" + hub;
@@ -58,6 +60,7 @@
     "input,textarea{flex:1;padding:8px;border:1px solid #ccc;border-radius:6px}",
     "button{padding:8px 10px;border:0;border-radius:6px;background:#1d2330;color:#fff;cursor:pointer}",
     ".rating button{background:#eee;color:#1d2330;margin:2px}",
+    ".rating .transcript{display:block;font-size:13px;margin-top:6px}",
     "@media (max-width:480px){.panel{right:0;bottom:0;width:100vw;max-width:100vw;height:100vh;max-height:100vh;border-radius:0}}"
   ].join("");
   root.appendChild(style);
@@ -138,14 +141,22 @@
 
   function showRating() {
     rating.replaceChildren(el("span", "", T.rate));
+    var copy = el("label", "transcript", "");
+    var box = el("input", "", "");
+    box.type = "checkbox";
+    copy.appendChild(box);
+    copy.appendChild(document.createTextNode(" " + T.transcript));
     [1, 2, 3, 4, 5].forEach(function (n) {
       var b = el("button", "", "★" + n);
       b.type = "button";
       b.addEventListener("click", function () {
-        socket.emit("close", { rating: n }, function () { rating.replaceChildren(el("span", "", T.thanks)); });
+        socket.emit("close", { rating: n, transcript: box.checked }, function (ack) {
+          rating.replaceChildren(el("span", "", T.thanks + (ack && ack.transcript_to ? " " + T.sent : "")));
+        });
       });
       rating.appendChild(b);
     });
+    rating.appendChild(copy);
     rating.hidden = false;
   }
 

@@ -16,6 +16,16 @@ from hub.events import CustomerUpdated, InteractionReceived, MessageCreated
 from hub.models import Interaction, Message, StoredAttachment
 
 OPEN_STATES = ("queued", "offered", "assigned")
+# What a contact's meta may leave on its interaction (the rest stays on the message).
+INTERACTION_META = (
+    "source",
+    "users",
+    "queue",
+    "contact_email",
+    "contact_phone",
+    "visitor_id",
+    "offline",
+)
 CHANNEL_IDENTITY = {"sms": "phone", "voice": "phone", "email": "email", "chat": "chat"}
 
 
@@ -140,7 +150,16 @@ async def do_receive_contact(
             meta={
                 k: v
                 for k, v in contact.meta.items()
-                if k in ("source", "users", "queue", "contact_email", "contact_phone", "visitor_id")
+                if k
+                in (
+                    "source",
+                    "users",
+                    "queue",
+                    "contact_email",
+                    "contact_phone",
+                    "visitor_id",
+                    "offline",
+                )
             },
             preferred_agent_id=await preferred_agent(tx.session, customer),
         )

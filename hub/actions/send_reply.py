@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hub.context import Hub, Tx
+from hub.customers import normalize_identity
 from hub.errors import Conflict, Invalid, NotFound
 from hub.events import MessageCreated
 from hub.models import Agent, Customer, Interaction, Message, OutboxEntry
@@ -28,12 +31,14 @@ async def send_reply(
             raise NotFound("no such interaction")
         if interaction.assigned_agent_id != agent_id or interaction.state != "assigned":
             raise Conflict("this interaction is not assigned to you")
+        channel, meta = reply_route(hub, interaction)
         customer = await tx.session.get(Customer, interaction.customer_id)
-        if customer is not None and customer.consent.get(interaction.channel) is False:
-            raise Conflict(f"the customer opted out of {interaction.channel}; use another channel")
+        if customer is not None and customer.consent.get(channel) is False:
+            raise Conflict(f"the customer opted out of {channel}; use another channel")
+        meta["author"] = await _author(tx, agent_id)
         message = Message(
             interaction_id=interaction.id,
-            channel=interaction.channel,
+            channel=channel,
             direction="out",
             sender=interaction.hub_address,
             author_agent_id=agent_id,
@@ -41,7 +46,7 @@ async def send_reply(
             body=body,
             status="queued",
             created_at=now,
-            meta={"author": await _author(tx, agent_id)},
+            meta=meta,
         )
         tx.session.add(message)
         tx.session.add(
@@ -52,6 +57,21 @@ async def send_reply(
         )
     hub.kick("sender")
     return message
+
+
+def reply_route(hub: Hub, it: Interaction) -> tuple[str, dict[str, Any]]:
+    """The channel a reply leaves on: the interaction's own, except a chat message left while
+    nobody could answer (the visitor is gone), answered by email or SMS to the address the
+    visitor gave in the pre-chat form."""
+    if it.channel != "chat" or not it.meta.get("offline"):
+        return it.channel, {}
+    email, phone = str(it.meta.get("contact_email") or ""), str(it.meta.get("contact_phone") or "")
+    if "@" in email and "email" in hub.channels:
+        return "email", {"to": email, "via": "email"}
+    number = normalize_identity("phone", phone, hub.settings.default_region) if phone else None
+    if number and "sms" in hub.channels:
+        return "sms", {"to": number, "via": "sms"}
+    return "chat", {}
 
 
 async def _author(tx: Tx, agent_id: str) -> str:

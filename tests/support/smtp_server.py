@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +58,13 @@ class RecordingSmtpServer:
     @property
     def messages(self) -> list[Received]:
         return self.handler.messages
+
+    async def wait_for(self, count: int, timeout: float = 15.0) -> list[Received]:
+        """Until `count` messages arrived (aiosmtpd records them from its own thread)."""
+        async with asyncio.timeout(timeout):
+            while len(self.messages) < count:  # noqa: ASYNC110 - set from another thread
+                await asyncio.sleep(0.05)
+        return self.messages
 
     def reject_with(self, address: str, reply: str) -> None:
         self.handler.reject[address.lower()] = reply
