@@ -16,6 +16,7 @@ from channels.web_chat import (
     chat_contact,
     new_session,
     read_session,
+    upload_contact,
     verified_customer,
     visitor_room,
 )
@@ -157,6 +158,29 @@ class ChatNamespace(socketio.AsyncNamespace):
                 "position": ranked.position if ranked else None,
                 "estimated_wait_s": ranked.estimated_wait_s if ranked else None,
             }
+        except ChannelError as exc:
+            return Invalid(str(exc)).to_dict()
+        except HubError as exc:
+            return exc.to_dict()
+
+    async def on_upload(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """{name, data: <binary>}: an image or PDF from the visitor, checked by its bytes."""
+        try:
+            visitor, ip = await self._visitor(sid)
+            await self._rate_limit(visitor, ip)
+            payload = data if isinstance(data, dict) else {}
+            contact = upload_contact(
+                visitor,
+                _text(payload, "name", 255),
+                payload.get("data"),
+                max_bytes=self.hub.settings.chat.max_upload_bytes,
+            )
+            if not await someone_can_answer(self.hub, self.hub.settings.chat.queue):
+                contact.meta["offline"] = True
+            received = await receive_contact(
+                self.hub, contact, queue_id=self.hub.settings.chat.queue
+            )
+            return {"ok": True, "id": received.message_id, "name": contact.attachments[0].filename}
         except ChannelError as exc:
             return Invalid(str(exc)).to_dict()
         except HubError as exc:

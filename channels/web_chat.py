@@ -13,7 +13,13 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from channels.base import ChannelError, InboundContact, OutboundMessage, SendResult
+from channels.base import (
+    Attachment,
+    ChannelError,
+    InboundContact,
+    OutboundMessage,
+    SendResult,
+)
 
 CHAT_NS = "/chat"
 
@@ -92,6 +98,55 @@ def chat_contact(visitor: Visitor, body: str, *, max_chars: int) -> InboundConta
         sender=visitor.identity,
         sender_name=visitor.name[:200],
         body=text,
+        meta={
+            "identity_kind": visitor.identity_kind,
+            "visitor_id": visitor.visitor_id,
+            "contact_email": visitor.email[:320],
+            "contact_phone": visitor.phone[:64],
+        },
+    )
+
+
+# What a widget may upload, recognised by the file's first bytes (never by its name or the
+# type the browser claims).
+UPLOAD_TYPES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
+    (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
+    (b"GIF87a", "image/gif", ".gif"),
+    (b"GIF89a", "image/gif", ".gif"),
+    (b"%PDF-", "application/pdf", ".pdf"),
+)
+
+
+def sniff_upload(data: bytes) -> tuple[str, str]:
+    """(content type, extension) from magic bytes; ChannelError for anything else."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp", ".webp"
+    for magic, content_type, ext in UPLOAD_TYPES:
+        if data.startswith(magic):
+            return content_type, ext
+    raise ChannelError("only images (PNG, JPEG, GIF, WebP) and PDF files can be sent")
+
+
+def upload_contact(visitor: Visitor, filename: str, data: Any, *, max_bytes: int) -> InboundContact:
+    """A file from the widget as a chat message with one attachment."""
+    if not isinstance(data, bytes | bytearray) or not data:
+        raise ChannelError("the file is empty")
+    if len(data) > max_bytes:
+        raise ChannelError(f"files are at most {max_bytes // 1_000_000} MB")
+    content_type, ext = sniff_upload(bytes(data))
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()[:120] or "file"
+    if not name.lower().endswith(ext) and not (ext == ".jpg" and name.lower().endswith(".jpeg")):
+        name += ext  # the stored name always says what the file really is
+    return InboundContact(
+        channel="chat",
+        provider_ref=f"chat:{secrets.token_hex(12)}",
+        sender=visitor.identity,
+        sender_name=visitor.name[:200],
+        body=f"📎 {name}",
+        attachments=(
+            Attachment(filename=name, content_type=content_type, size=len(data), data=bytes(data)),
+        ),
         meta={
             "identity_kind": visitor.identity_kind,
             "visitor_id": visitor.visitor_id,

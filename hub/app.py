@@ -97,7 +97,8 @@ def build_sio(settings: Settings) -> socketio.AsyncServer:
         async_mode="aiohttp",
         client_manager=manager,
         cors_allowed_origins=origin_check(settings),
-        max_http_buffer_size=settings.max_body_bytes,
+        # Widget uploads travel as one binary Socket.IO message; anything bigger disconnects.
+        max_http_buffer_size=max(settings.max_body_bytes, settings.chat.max_upload_bytes + 65_536),
         logger=False,
         engineio_logger=False,
     )

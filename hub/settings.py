@@ -118,6 +118,7 @@ class ChatSettings(BaseModel):
     max_messages_per_minute: int = 20  # per visitor
     max_messages_per_minute_per_ip: int = 120
     closing_message: str = "Thanks for chatting with us!"
+    max_upload_bytes: int = 4_000_000  # images and PDFs from the widget
 
 
 class Disposition(BaseModel):

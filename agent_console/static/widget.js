@@ -17,16 +17,19 @@
       away: "No one is available right now. Leave a message and we will get back to you.",
       close: "End chat", rate: "How did we do?", thanks: "Thank you!", you: "You", agent: "Agent",
       error: "Could not send: ", transcript: "Email me the transcript",
-      sent: "The transcript is on its way." },
+      sent: "The transcript is on its way.", attach: "Send an image or PDF", file: "File",
+      tooBig: "files are at most 4 MB" },
     zh: { open: "在线咨询", title: "在线咨询", name: "您的姓名", email: "邮箱或电话",
       start: "开始咨询", send: "发送", placeholder: "请输入消息…", typing: "正在输入…",
       waiting: "您前面还有 {p} 位，预计等待约 {m} 分钟。", withAgent: "客服 {n} 正在为您服务",
       away: "目前没有客服在线。请留言，我们会尽快回复您。", close: "结束对话",
       rate: "请为本次服务评分", thanks: "谢谢！", you: "我", agent: "客服", error: "发送失败：",
-      transcript: "把对话记录发到我的邮箱", sent: "对话记录已发送。" }
+      transcript: "把对话记录发到我的邮箱", sent: "对话记录已发送。",
+      attach: "发送图片或PDF", file: "文件", tooBig: "文件不能超过4 MB" }
   };
   var T = TEXTS[lang.indexOf("zh") === 0 ? "zh" : "en"];
   var KEY = "crmhub.chat.token:" + hub;
+  var MAX_UPLOAD = 4000000;
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -60,6 +63,7 @@
     "input,textarea{flex:1;padding:8px;border:1px solid #ccc;border-radius:6px}",
     "button{padding:8px 10px;border:0;border-radius:6px;background:#1d2330;color:#fff;cursor:pointer}",
     ".rating button{background:#eee;color:#1d2330;margin:2px}",
+    ".attach{background:#eee;color:#1d2330}",
     ".rating .transcript{display:block;font-size:13px;margin-top:6px}",
     "@media (max-width:480px){.panel{right:0;bottom:0;width:100vw;max-width:100vw;height:100vh;max-height:100vh;border-radius:0}}"
   ].join("");
@@ -84,6 +88,10 @@
   var form = el("form", "compose");
   var input = el("textarea"); input.rows = 1; input.placeholder = T.placeholder; input.maxLength = 10000;
   var sendBtn = el("button", "send", T.send); sendBtn.type = "submit";
+  var file = el("input", "file"); file.type = "file"; file.hidden = true;
+  file.accept = "image/png,image/jpeg,image/gif,image/webp,application/pdf";
+  var attach = el("button", "attach", T.file); attach.type = "button"; attach.title = T.attach;
+  form.appendChild(attach); form.appendChild(file);
   form.appendChild(input); form.appendChild(sendBtn);
   form.hidden = true;
   var rating = el("div", "rating");
@@ -188,6 +196,19 @@
       input.value = "";
       addMessage({ id: ack.id, body: body, direction: "in" });
       showWaiting(ack);
+    });
+  });
+  attach.addEventListener("click", function () { file.click(); });
+  file.addEventListener("change", function () {
+    var f = file.files && file.files[0];
+    file.value = "";
+    if (!f || !socket) return;
+    if (f.size > MAX_UPLOAD) { setStatus(T.error + T.tooBig); return; }
+    f.arrayBuffer().then(function (buf) {
+      socket.emit("upload", { name: f.name, data: buf }, function (ack) {
+        if (!ack || !ack.ok) { setStatus(T.error + ((ack && ack.message) || "")); return; }
+        addMessage({ id: ack.id, body: "📎 " + ack.name, direction: "in" });
+      });
     });
   });
   input.addEventListener("input", function () {

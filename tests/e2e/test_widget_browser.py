@@ -56,6 +56,12 @@ async def client(aiohttp_client: Any, make_settings: Callable[..., Any]) -> Any:
     return await aiohttp_client(create_app(settings))
 
 
+PNG_1X1 = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201e2a1a4c30000000049454e44ae426082"
+)
+
+
 async def test_widget_chat_from_another_origin(
     client: Any,
     host_site: str,
@@ -104,6 +110,27 @@ async def test_widget_chat_from_another_origin(
         assert restored == texts
         status = await page.locator("#crmhub-chat >> .status").text_content()
         assert "Alice" in (status or "")
+
+        # An image from the visitor reaches the agent as an attachment (type from its bytes);
+        # a program renamed to .png is refused.
+        png = PNG_1X1
+        await page.set_input_files(
+            "#crmhub-chat >> input.file",
+            files=[{"name": "../../photo.png", "mimeType": "image/png", "buffer": png}],
+        )
+        sent = await agent.next("message.created")
+        while not sent["body"].startswith("📎"):  # earlier messages are in the inbox first
+            sent = await agent.next("message.created")
+        assert sent["body"] == "📎 photo.png"
+        [attachment] = sent["attachments"]
+        assert (attachment["content_type"], attachment["size"]) == ("image/png", len(png))
+        await page.wait_for_selector("#crmhub-chat >> li.in:has-text('photo.png')")
+        await page.set_input_files(
+            "#crmhub-chat >> input.file",
+            files=[{"name": "cute.png", "mimeType": "image/png", "buffer": b"MZ\x90\x00evil"}],
+        )
+        await page.wait_for_selector("#crmhub-chat >> .status:has-text('only images')")
+        await shot(page, "attachment")
         assert errors == []
     finally:
         await page.close()
