@@ -42,20 +42,64 @@ async def bulk_load(dsn: str, count: int) -> None:
         for n in range(count):
             cid = secrets.token_hex(12)
             nm = name(rng, n)
-            customers.append((cid, nm, nm.casefold(), "person", "standard", 0.0, "[]", "", "",
-                              "", "", "[]", "{}", "{}", now, now, "", "{}", False, "[]"))
-            identities.append((secrets.token_hex(12), cid, "phone", f"+1{2000000000 + n}",
-                               "known", now))
-            identities.append((secrets.token_hex(12), cid, "email", f"user{n}@example.com",
-                               "known", now))
-        cols = ["id", "name", "search_name", "kind", "tier", "lifetime_value", "tier_reasons",
-                "company", "language", "timezone", "address", "tags", "preferences", "consent",
-                "created_at", "updated_at", "contact_person", "rfm", "churn_risk",
-                "churn_reasons"]
+            customers.append(
+                (
+                    cid,
+                    nm,
+                    nm.casefold(),
+                    "person",
+                    "standard",
+                    0.0,
+                    "[]",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "[]",
+                    "{}",
+                    "{}",
+                    now,
+                    now,
+                    "",
+                    "{}",
+                    False,
+                    "[]",
+                )
+            )
+            identities.append(
+                (secrets.token_hex(12), cid, "phone", f"+1{2000000000 + n}", "known", now)
+            )
+            identities.append(
+                (secrets.token_hex(12), cid, "email", f"user{n}@example.com", "known", now)
+            )
+        cols = [
+            "id",
+            "name",
+            "search_name",
+            "kind",
+            "tier",
+            "lifetime_value",
+            "tier_reasons",
+            "company",
+            "language",
+            "timezone",
+            "address",
+            "tags",
+            "preferences",
+            "consent",
+            "created_at",
+            "updated_at",
+            "contact_person",
+            "rfm",
+            "churn_risk",
+            "churn_reasons",
+        ]
         await conn.copy_records_to_table("customers", records=customers, columns=cols)
         await conn.copy_records_to_table(
-            "customer_identities", records=identities,
-            columns=["id", "customer_id", "kind", "value", "confidence", "created_at"])
+            "customer_identities",
+            records=identities,
+            columns=["id", "customer_id", "kind", "value", "confidence", "created_at"],
+        )
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
@@ -89,35 +133,48 @@ async def main(customers: int, import_rows: int) -> None:
         rows = ["name,phone,email,tags,order_amount,order_date"]
         rng = random.Random(2)
         for n in range(import_rows):
-            rows.append(f"{name(rng, n)},+1{3000000000 + n},imp{n}@example.org,vip;x,"
-                        f"{rng.randint(1, 900)},2026-0{1 + n % 9}-1{n % 9}")
+            rows.append(
+                f"{name(rng, n)},+1{3000000000 + n},imp{n}@example.org,vip;x,"
+                f"{rng.randint(1, 900)},2026-0{1 + n % 9}-1{n % 9}"
+            )
         started = time.perf_counter()
         report = await import_customers(hub, "\n".join(rows) + "\n")
         import_s = time.perf_counter() - started
-        print(f"import of {import_rows:,} customers with orders: {import_s:.1f} s "
-              f"({import_rows / import_s:,.0f} rows/s), errors {len(report.errors)}")
+        print(
+            f"import of {import_rows:,} customers with orders: {import_s:.1f} s "
+            f"({import_rows / import_s:,.0f} rows/s), errors {len(report.errors)}"
+        )
         started = time.perf_counter()
         await bulk_load(url.replace("+asyncpg", ""), customers - import_rows)
-        print(f"bulk COPY of {customers - import_rows:,} more customers: "
-              f"{time.perf_counter() - started:.1f} s")
+        print(
+            f"bulk COPY of {customers - import_rows:,} more customers: "
+            f"{time.perf_counter() - started:.1f} s"
+        )
         qrng = random.Random(3)
         queries = []
         for _ in range(200):
             n = qrng.randrange(customers - import_rows)
-            queries += [f"{qrng.choice(SURNAMES)} {n}", f"({str(2000000000 + n)[:3]}) "
-                        f"{str(2000000000 + n)[3:6]}-{str(2000000000 + n)[6:]}",
-                        f"user{n}@example.com", f"小龙 王 {n}"]
+            queries += [
+                f"{qrng.choice(SURNAMES)} {n}",
+                f"({str(2000000000 + n)[:3]}) {str(2000000000 + n)[3:6]}-{str(2000000000 + n)[6:]}",
+                f"user{n}@example.com",
+                f"小龙 王 {n}",
+            ]
         await searches(hub, queries[:50])  # warm up
         times = await searches(hub, queries)
-        print(f"search over {customers:,} customers ({len(queries)} queries): "
-              f"p50 {statistics.median(times) * 1000:.1f} ms, p99 {pct(times, 0.99) * 1000:.1f} ms")
+        print(
+            f"search over {customers:,} customers ({len(queries)} queries): "
+            f"p50 {statistics.median(times) * 1000:.1f} ms, p99 {pct(times, 0.99) * 1000:.1f} ms"
+        )
         conn = await asyncpg.connect(url.replace("+asyncpg", ""))
         await conn.execute("DROP INDEX ix_customers_search_name_trgm")
         await conn.close()
         base = await searches(hub, queries[:40])
-        print(f"baseline without the trigram index: p50 {statistics.median(base) * 1000:.1f} ms "
-              f"(indexed search is {statistics.median(base) / statistics.median(times):.0f}x "
-              f"faster)")
+        print(
+            f"baseline without the trigram index: p50 {statistics.median(base) * 1000:.1f} ms "
+            f"(indexed search is {statistics.median(base) / statistics.median(times):.0f}x "
+            f"faster)"
+        )
     finally:
         await hub.store.close()
         conn = await asyncpg.connect(admin)

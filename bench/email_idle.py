@@ -30,8 +30,13 @@ async def measure(n: int) -> tuple[list[float], list[float]]:
         events[uid - 1].set()
 
     settings = ImapSettings(
-        host=server.host, port=server.port, username=server.user, password=server.password,
-        use_ssl=False, poll_s=3600.0, idle_timeout_s=600.0,
+        host=server.host,
+        port=server.port,
+        username=server.user,
+        password=server.password,
+        use_ssl=False,
+        poll_s=3600.0,
+        idle_timeout_s=600.0,
     )
     worker = ImapMailboxWorker(settings, InMemoryCheckpointStore(), on_message)
     task = asyncio.create_task(worker.run())

@@ -1,0 +1,37 @@
+"""Baselines for B1, in their own process like the hub: `hello` answers at once; `signature`
+parses the form and checks the Twilio signature, nothing more."""
+
+from __future__ import annotations
+
+import sys
+
+from aiohttp import web
+from twilio.request_validator import RequestValidator
+
+
+def main() -> None:
+    mode, port, token = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    validator = RequestValidator(token)
+
+    async def ready(_request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def hello(_request: web.Request) -> web.Response:
+        return web.Response(text="<Response/>", content_type="text/xml")
+
+    async def signature(request: web.Request) -> web.Response:
+        form = await request.post()
+        url = f"http://127.0.0.1:{port}{request.path}"
+        ok = validator.validate(url, dict(form), request.headers.get("X-Twilio-Signature", ""))
+        if not ok:
+            return web.Response(status=403)
+        return web.Response(text="<Response/>", content_type="text/xml")
+
+    app = web.Application()
+    app.router.add_get("/ready", ready)
+    app.router.add_post("/webhooks/twilio/sms", hello if mode == "hello" else signature)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,281 @@
+"""B1, inbound to agent: signed Twilio SMS webhooks against a real `python -m hub serve`
+(embedded defaults: SQLite, in-process bus) with agents connected over Socket.IO, against two
+baselines measured in the same run on the same machine: a bare aiohttp hello-world handler and a
+handler that only parses the form and checks the Twilio signature.
+
+Throughput is closed-loop (C concurrent senders for D seconds). Webhook-to-agent latency is
+open-loop at half the hub's throughput: sends follow a fixed schedule and latency is measured
+from the scheduled send time, so a slow server cannot hide it. 10% of the sends repeat an earlier
+MessageSid (Twilio's retries); the hub must offer each MessageSid exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import socketio
+
+from tests.support.processes import HubProcess, free_port
+from tests.support.twilio_signing import sms_form, twilio_signature
+
+AUTH_TOKEN = "bench-twilio-auth-token"
+PATH = "/webhooks/twilio/sms"
+
+
+@dataclass
+class Result:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
+
+
+async def closed_loop(url: str, public: str, seconds: float, concurrency: int) -> Result:
+    """Max throughput: `concurrency` senders back to back for `seconds`."""
+    latencies: list[float] = []
+    stop = time.perf_counter() + seconds
+    counter = 0
+
+    async def sender(http: aiohttp.ClientSession, n: int) -> None:
+        nonlocal counter
+        while time.perf_counter() < stop:
+            counter += 1
+            sid = f"SM{n:03d}{counter:09d}"
+            form = sms_form(sid, f"+14152{counter % 1_000_000:06d}", f"t-{sid}")
+            sig = twilio_signature(AUTH_TOKEN, public + PATH, form)
+            started = time.perf_counter()
+            async with http.post(url + PATH, data=form, headers={"X-Twilio-Signature": sig}) as r:
+                await r.read()
+                if r.status >= 400:
+                    raise RuntimeError(f"{url} answered {r.status}")
+            latencies.append(time.perf_counter() - started)
+
+    conn = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=conn) as http:
+        began = time.perf_counter()
+        await asyncio.gather(*(sender(http, n) for n in range(concurrency)))
+        took = time.perf_counter() - began
+    return Result(url, len(latencies) / took, pct(latencies, 0.5) * 1e3, pct(latencies, 0.99) * 1e3)
+
+
+async def start_baseline(mode: str) -> tuple[asyncio.subprocess.Process, str]:
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.baseline_server", mode, str(port), AUTH_TOKEN
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            async with aiohttp.ClientSession() as http, http.get(url + "/ready") as r:
+                if r.status == 200:
+                    return proc, url
+        except aiohttp.ClientError:
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"baseline {mode} did not start")
+
+
+async def start_hub(agents: int) -> tuple[HubProcess, list[str], str]:
+    """A hub process on a fresh SQLite file; returns it, agent tokens and its public URL."""
+    tmp = tempfile.mkdtemp(prefix="crmhub-bench-")
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
+    env = {
+        "CRMHUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/hub.db",
+        "CRMHUB_TWILIO__AUTH_TOKEN": AUTH_TOKEN,
+        "CRMHUB_TWILIO__API_BASE_URL": "http://127.0.0.1:9",  # replies are not part of B1
+        "CRMHUB_PUBLIC_BASE_URL": public,
+        "CRMHUB_ROUTING__WRAPUP_S": "0",
+        "CRMHUB_ROUTING__TICK_S": "0.5",
+        "CRMHUB_LOG_LEVEL": "WARNING",
+    }
+    hub = HubProcess(env)
+    hub.port, hub.url = port, public
+    hub.env["CRMHUB_PORT"] = str(port)
+    await hub.start()
+    os.environ.update({k: v for k, v in env.items() if k != "CRMHUB_PORT"})
+    from hub.actions.create_agent import create_agent
+    from hub.app import build_hub
+    from hub.auth import issue_token
+    from hub.models import Agent
+    from hub.settings import load_settings
+
+    local = build_hub(load_settings())
+    tokens = []
+    try:
+        for n in range(agents):
+            agent = await create_agent(local, f"bench{n}", "bench password 123")
+            # Tokens straight from the store: 50 logins from one address would hit the login
+            # rate limit (and measure argon2, which is not B1's subject).
+            tokens.append(await issue_token(local, agent.id))
+            async with local.store.transaction() as session:
+                row = await session.get(Agent, agent.id)
+                assert row is not None
+                row.capacity = {"sms": 50, "voice": 1, "chat": 3, "email": 5}
+                session.add(row)
+    finally:
+        await local.store.close()
+    return hub, tokens, public
+
+
+class Console:
+    """One agent's console: records the time of every offer and accepts + wraps it up."""
+
+    def __init__(self, seen: dict[str, list[float]]) -> None:
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.seen = seen
+        self.sio.on("offer", self.on_offer, namespace="/agent")
+
+    async def on_offer(self, data: Any) -> None:
+        body = data["messages"][0]["body"] if data["messages"] else ""
+        self.seen.setdefault(body, []).append(time.perf_counter())
+        it = data["interaction"]["id"]
+        await self.sio.call("accept", {"interaction_id": it}, namespace="/agent")
+        await self.sio.call(
+            "wrapup", {"interaction_id": it, "disposition": "resolved"}, namespace="/agent"
+        )
+
+    async def open(self, url: str, token: str) -> None:
+        await self.sio.connect(
+            url, namespaces=["/agent"], auth={"token": token}, transports=["websocket"]
+        )
+        await self.sio.call("status", {"status": "available"}, namespace="/agent")
+
+
+async def open_loop(
+    url: str, public: str, rate: float, seconds: float, seen: dict[str, list[float]]
+) -> dict[str, Any]:
+    """Fixed schedule; 10% of sends repeat an earlier MessageSid (with the same body)."""
+    total = int(rate * seconds)
+    scheduled: dict[str, float] = {}
+    http_lat: list[float] = []
+    errors = 0
+    start = time.perf_counter() + 0.2
+
+    async def send(http: aiohttp.ClientSession, i: int) -> None:
+        nonlocal errors
+        n = i - 1 if i % 10 == 9 else i  # a duplicate of the previous message
+        body = f"b1-{n}"
+        at = start + i / rate
+        await asyncio.sleep(max(0.0, at - time.perf_counter()))
+        scheduled.setdefault(body, at)
+        form = sms_form(f"SMB1{n:010d}", f"+16502{n % 1_000_000:06d}", body)
+        sig = twilio_signature(AUTH_TOKEN, public + PATH, form)
+        try:
+            async with http.post(url + PATH, data=form, headers={"X-Twilio-Signature": sig}) as r:
+                await r.read()
+                errors += r.status >= 400
+        except aiohttp.ClientError:
+            errors += 1
+        http_lat.append(time.perf_counter() - at)
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200)) as http:
+        await asyncio.gather(*(send(http, i) for i in range(total)))
+    deadline = time.perf_counter() + 60  # "lost" = never offered within a minute
+    while sum(b in seen for b in scheduled) < len(scheduled) and time.perf_counter() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)  # offers arrive on 50 sockets: polling the tally is simplest
+    to_agent = [seen[b][0] - scheduled[b] for b in scheduled if b in seen]
+    return {
+        "sent": total,
+        "unique": len(scheduled),
+        "lost": sum(1 for b in scheduled if b not in seen),
+        "duplicates": sum(len(v) - 1 for b, v in seen.items() if b in scheduled),
+        "errors": errors,
+        "http_p50_ms": pct(http_lat, 0.5) * 1e3,
+        "http_p99_ms": pct(http_lat, 0.99) * 1e3,
+        "agent_p50_ms": pct(to_agent, 0.5) * 1e3,
+        "agent_p99_ms": pct(to_agent, 0.99) * 1e3,
+        "agent_p999_ms": pct(to_agent, 0.999) * 1e3,
+    }
+
+
+async def run(smoke: bool = False) -> list[tuple[str, str, str]]:
+    seconds = 1.5 if smoke else 8.0
+    concurrency = 8 if smoke else 32
+    agents = 3 if smoke else 50
+    rows: list[tuple[str, str, str]] = []
+    base: dict[str, Result] = {}
+    for mode in ("hello", "signature"):
+        proc, url = await start_baseline(mode)
+        try:
+            base[mode] = await closed_loop(url, url, seconds, concurrency)
+        finally:
+            proc.terminate()
+            await proc.wait()
+    hub, tokens, public = await start_hub(agents)
+    consoles: list[Console] = []
+    seen: dict[str, list[float]] = {}
+    try:
+        for token in tokens:
+            console = Console(seen)
+            await console.open(public, token)
+            consoles.append(console)
+        hub_result = await closed_loop(public, public, seconds, concurrency)
+        # Let the backlog drain (every throughput message offered) before the latency run.
+        sent = int(hub_result.rps * seconds)
+        drained = time.perf_counter() + 60
+        while len(seen) < sent * 0.99 and time.perf_counter() < drained:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+        seen.clear()
+        rate = max(5.0, hub_result.rps / 2)
+        latency = await open_loop(public, public, rate, seconds, seen)
+    finally:
+        for c in consoles:
+            await c.sio.disconnect()
+        await hub.stop()
+    hello = base["hello"].rps
+    rows.append(
+        ("B1 hello-world baseline", f"{hello:.0f} req/s", f"p50 {base['hello'].p50_ms:.1f} ms")
+    )
+    rows.append(
+        (
+            "B1 form + signature baseline",
+            f"{base['signature'].rps:.0f} req/s",
+            f"{base['signature'].rps / hello:.2f} x hello",
+        )
+    )
+    rows.append(
+        (
+            "B1 hub webhook throughput",
+            f"{hub_result.rps:.0f} req/s",
+            f"{hub_result.rps / hello:.2f} x hello (target >= 0.35)",
+        )
+    )
+    rows.append(
+        (
+            f"B1 webhook -> agent at {rate:.0f}/s",
+            (
+                f"p50 {latency['agent_p50_ms']:.1f} / p99 {latency['agent_p99_ms']:.1f} / "
+                f"p99.9 {latency['agent_p999_ms']:.1f} ms"
+            ),
+            "target p99 <= 15 ms",
+        )
+    )
+    rows.append(
+        (
+            "B1 HTTP at that rate",
+            f"p50 {latency['http_p50_ms']:.1f} / p99 {latency['http_p99_ms']:.1f} ms",
+            f"{latency['errors']} errors",
+        )
+    )
+    rows.append(
+        (
+            "B1 exactly once",
+            f"{latency['unique']} unique of {latency['sent']} sent",
+            f"lost {latency['lost']}, duplicate offers {latency['duplicates']}",
+        )
+    )
+    return rows

@@ -1,0 +1,27 @@
+"""`python -m bench --smoke` runs end to end in seconds, so the suite never rots (CI does not run
+the full benchmarks)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.support.processes import ROOT
+
+
+def test_the_benchmark_suite_runs_in_smoke_mode() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("benchmark")
+    names = [line.split("  ")[0] for line in lines[1:]]
+    assert any(n.startswith("B1 hub webhook throughput") for n in names)
+    assert any(n.startswith("B3 decide()") for n in names)
+    assert "lost 0, duplicate offers 0" in done.stdout
