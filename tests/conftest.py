@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ import pytest
 
 from hub.settings import Settings
 from tests.support import services
+from tests.support.fake_twilio import FakeTwilio, start_fake_twilio
 
 TEST_PUBLIC_URL = "https://hub.test.example"
 TEST_AUTH_TOKEN = "test-twilio-auth-token"
@@ -78,3 +79,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+async def twilio() -> AsyncIterator[FakeTwilio]:
+    """The local server standing in for Twilio's REST API (records requests, fails on demand)."""
+    async with start_fake_twilio() as fake:
+        yield fake

@@ -147,20 +147,7 @@ async def do_receive_contact(
             disposition="auto" if auto else "",
             direction="out" if contact.meta.get("direction") == "out" else "in",
             provider_ref=contact.provider_ref if contact.channel == "voice" else None,
-            meta={
-                k: v
-                for k, v in contact.meta.items()
-                if k
-                in (
-                    "source",
-                    "users",
-                    "queue",
-                    "contact_email",
-                    "contact_phone",
-                    "visitor_id",
-                    "offline",
-                )
-            },
+            meta={k: v for k, v in contact.meta.items() if k in INTERACTION_META},
             preferred_agent_id=await preferred_agent(tx.session, customer),
         )
         tx.session.add(interaction)

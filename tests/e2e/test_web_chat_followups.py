@@ -4,7 +4,7 @@ by email or SMS to the address the visitor gave (recording Twilio server)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from email import message_from_bytes, policy
 from typing import Any
 
@@ -13,7 +13,7 @@ import pytest
 from hub.app import create_app
 from hub.models import Interaction
 from tests.support.agent_client import AgentClient
-from tests.support.fake_twilio import FakeTwilio, start_fake_twilio
+from tests.support.fake_twilio import FakeTwilio
 from tests.support.hubs import add_agent, hub_of, login
 from tests.support.smtp_server import RecordingSmtpServer
 from tests.support.visitor_client import VisitorClient
@@ -25,12 +25,6 @@ def smtp() -> Iterator[RecordingSmtpServer]:
     server.start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-async def twilio() -> AsyncIterator[FakeTwilio]:
-    async with start_fake_twilio() as fake:
-        yield fake
 
 
 @pytest.fixture

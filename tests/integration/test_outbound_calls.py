@@ -4,7 +4,7 @@ the local recording Twilio server; logged as an outbound interaction; placed at 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,17 +21,11 @@ from hub.relays import relay_sends
 from tests.conftest import TEST_AUTH_TOKEN, TEST_PUBLIC_URL
 from tests.support.agent_client import AgentClient
 from tests.support.clock import ManualClock
-from tests.support.fake_twilio import FakeTwilio, start_fake_twilio
+from tests.support.fake_twilio import FakeTwilio
 from tests.support.hubs import add_agent, hub_of, login
 from tests.support.twilio_signing import twilio_signature
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-async def twilio() -> AsyncIterator[FakeTwilio]:
-    async with start_fake_twilio() as fake:
-        yield fake
 
 
 @pytest.fixture

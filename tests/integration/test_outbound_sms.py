@@ -3,7 +3,7 @@ delivery status callbacks move the message forward (never back)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,17 +17,11 @@ from hub.models import Message, OutboxEntry
 from hub.relays import relay_sends
 from tests.conftest import TEST_AUTH_TOKEN, TEST_PUBLIC_URL
 from tests.support.clock import ManualClock
-from tests.support.fake_twilio import FakeTwilio, start_fake_twilio
+from tests.support.fake_twilio import FakeTwilio
 from tests.support.hubs import add_agent, hub_of, post_sms
 from tests.support.twilio_signing import twilio_signature
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-async def twilio() -> AsyncIterator[FakeTwilio]:
-    async with start_fake_twilio() as fake:
-        yield fake
 
 
 @pytest.fixture
