@@ -21,6 +21,7 @@ from channels.web_chat import (
     visitor_room,
 )
 from hub.actions.close_chat import close_chat
+from hub.actions.mark_read import mark_read
 from hub.actions.receive_call import someone_can_answer
 from hub.actions.receive_contact import receive_contact
 from hub.context import Hub
@@ -185,6 +186,14 @@ class ChatNamespace(socketio.AsyncNamespace):
             return Invalid(str(exc)).to_dict()
         except HubError as exc:
             return exc.to_dict()
+
+    async def on_read(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """The visitor has the agent's replies on screen."""
+        visitor, _ip = await self._visitor(sid)
+        it = await self._open_interaction(visitor)
+        if it is not None:
+            await mark_read(self.hub, it.id, "out")
+        return {"ok": True}
 
     async def _rate_limit(self, visitor: Visitor, ip: str) -> None:
         cfg, state = self.hub.settings.chat, self.hub.routing_state

@@ -12,6 +12,7 @@ from agent_console.broadcaster import AGENT_NS, agent_room, customer_room
 from agent_console.presenter import agent_dict, agent_state, message_dict
 from hub.actions.handle_offer import accept_offer, reject_offer
 from hub.actions.hang_up import hang_up
+from hub.actions.mark_read import mark_read
 from hub.actions.send_reply import send_reply
 from hub.actions.set_agent_status import set_agent_status
 from hub.actions.start_call import start_call
@@ -159,6 +160,26 @@ class AgentNamespace(socketio.AsyncNamespace):
                 task_id=_field(data, "interaction_id", required=False, limit=64) or None,
             )
             return {"interaction_id": it.id}
+
+        return await self._run(sid, work)
+
+    async def on_read(self, sid: str, data: Any = None) -> Ack:
+        """The agent has the visitor's messages on screen: the widget shows them as seen."""
+
+        async def work(agent_id: str) -> Ack:
+            from channels.web_chat import CHAT_NS, visitor_room
+            from hub.models import Interaction
+
+            interaction_id = _field(data, "interaction_id", limit=64)
+            async with self.hub.store.session() as session:
+                it = await session.get(Interaction, interaction_id)
+            if it is None or it.assigned_agent_id != agent_id or it.channel != "chat":
+                raise Invalid("read state is kept for your own chats only")
+            if await mark_read(self.hub, it.id, "in"):
+                await self.server.emit(
+                    "read", {}, room=visitor_room(it.customer_address), namespace=CHAT_NS
+                )
+            return {}
 
         return await self._run(sid, work)
 

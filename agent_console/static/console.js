@@ -523,7 +523,17 @@
     renderMessages(card, item);
   }
 
+  function markRead(item) {
+    // The visitor's chat messages on the agent's screen: the widget shows them as seen.
+    if (item.interaction.channel !== "chat" || item.interaction.id !== state.active) return;
+    if (document.visibilityState !== "visible") return;
+    if (!item.messages.some((m) => m.direction === "in" && m.status === "received")) return;
+    for (const m of item.messages) if (m.direction === "in") m.status = "read";
+    state.socket.emit("read", { interaction_id: item.interaction.id }, () => {});
+  }
+
   function renderMessages(card, item) {
+    markRead(item);
     const list = $(".messages", card);
     const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
     list.replaceChildren();

@@ -18,14 +18,14 @@
       close: "End chat", rate: "How did we do?", thanks: "Thank you!", you: "You", agent: "Agent",
       error: "Could not send: ", transcript: "Email me the transcript",
       sent: "The transcript is on its way.", attach: "Send an image or PDF", file: "File",
-      tooBig: "files are at most 4 MB" },
+      tooBig: "files are at most 4 MB", seen: "Seen" },
     zh: { open: "在线咨询", title: "在线咨询", name: "您的姓名", email: "邮箱或电话",
       start: "开始咨询", send: "发送", placeholder: "请输入消息…", typing: "正在输入…",
       waiting: "您前面还有 {p} 位，预计等待约 {m} 分钟。", withAgent: "客服 {n} 正在为您服务",
       away: "目前没有客服在线。请留言，我们会尽快回复您。", close: "结束对话",
       rate: "请为本次服务评分", thanks: "谢谢！", you: "我", agent: "客服", error: "发送失败：",
       transcript: "把对话记录发到我的邮箱", sent: "对话记录已发送。",
-      attach: "发送图片或PDF", file: "文件", tooBig: "文件不能超过4 MB" }
+      attach: "发送图片或PDF", file: "文件", tooBig: "文件不能超过4 MB", seen: "已读" }
   };
   var T = TEXTS[lang.indexOf("zh") === 0 ? "zh" : "en"];
   var KEY = "crmhub.chat.token:" + hub;
@@ -64,6 +64,7 @@
     "button{padding:8px 10px;border:0;border-radius:6px;background:#1d2330;color:#fff;cursor:pointer}",
     ".rating button{background:#eee;color:#1d2330;margin:2px}",
     ".attach{background:#eee;color:#1d2330}",
+    ".log li.seen{background:none;color:#888;font-size:12px;text-align:right;padding:0;margin:0}",
     ".rating .transcript{display:block;font-size:13px;margin-top:6px}",
     "@media (max-width:480px){.panel{right:0;bottom:0;width:100vw;max-width:100vw;height:100vh;max-height:100vh;border-radius:0}}"
   ].join("");
@@ -102,6 +103,7 @@
   (document.body || document.documentElement).appendChild(host);
 
   var socket = null;
+  var seen = el("li", "seen", "");
   var agentName = null;
   var typingTimer = null;
 
@@ -138,14 +140,26 @@
       if (agentName) setStatus(fmt(T.withAgent, { n: agentName }));
       else if (!h.available) setStatus(T.away);
       pre.hidden = true; form.hidden = false;
+      markRead();
     });
-    socket.on("message", function (m) { addMessage(m); });
+    socket.on("message", function (m) { addMessage(m); markRead(); });
+    socket.on("read", function () {
+      var mine = root.querySelectorAll(".log li.in");
+      seen.textContent = mine.length ? T.seen : "";
+      if (mine.length) mine[mine.length - 1].after(seen);
+    });
     socket.on("agent", function (a) { agentName = a.name; setStatus(fmt(T.withAgent, { n: a.name })); });
     socket.on("typing", function (t) {
       setStatus(t.typing ? (agentName || T.agent) + " " + T.typing : (agentName ? fmt(T.withAgent, { n: agentName }) : ""));
     });
     socket.on("closed", function (c) { setStatus(c.message); showRating(); });
   }
+
+  function markRead() {
+    // Only what the visitor can actually see counts as read.
+    if (socket && !panel.hidden && document.visibilityState === "visible") socket.emit("read", {});
+  }
+  document.addEventListener("visibilitychange", markRead);
 
   function showRating() {
     rating.replaceChildren(el("span", "", T.rate));
@@ -180,6 +194,7 @@
     if (!panel.hidden && !socket && (localStorage.getItem(KEY) || identity())) {
       load(hub + "/widget/socket.io.min.js", function () { connect(null); });
     }
+    markRead();
   });
   pre.addEventListener("submit", function (e) {
     e.preventDefault();

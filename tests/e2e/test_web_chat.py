@@ -63,6 +63,14 @@ async def test_visitor_and_agent_talk_and_a_reload_restores_the_conversation(
     await agent.call("reply", {"interaction_id": offer["interaction"]["id"], "body": "Hi Vic!"})
     reply = await v.next("message")
     assert reply["body"] == "Hi Vic!" and reply["author"] == "Alice A."
+    # Read state both ways: the agent saw the visitor's message, the visitor saw the reply.
+    assert (await agent.call("read", {"interaction_id": offer["interaction"]["id"]}))["ok"]
+    await v.next("read")
+    assert (await v.call("read", {}))["ok"]
+    while True:
+        status = await agent.next("message.status")
+        if status["body"] == "Hi Vic!" and status["status"] == "read":
+            break
     await v.close()
 
     again = await visitor(client, token=session["token"])

@@ -95,8 +95,10 @@ async def test_widget_chat_from_another_origin(
             },
         )
         await page.wait_for_selector("#crmhub-chat >> li.out:has-text('Hello Vera')")
+        await agent.call("read", {"interaction_id": offer["interaction"]["id"]})
+        await page.wait_for_selector("#crmhub-chat >> li.seen:has-text('Seen')")
         await shot(page, "conversation")
-        texts = await page.locator("#crmhub-chat >> .log li").all_text_contents()
+        texts = await page.locator("#crmhub-chat >> .log li:not(.seen)").all_text_contents()
         assert texts == [
             "<img src=x onerror=window.p=1>hi",
             "<script>window.p=2</script>Hello Vera",
@@ -106,7 +108,7 @@ async def test_widget_chat_from_another_origin(
         await page.reload()
         await page.click("#crmhub-chat >> .launcher")
         await page.wait_for_selector("#crmhub-chat >> li.out:has-text('Hello Vera')")
-        restored = await page.locator("#crmhub-chat >> .log li").all_text_contents()
+        restored = await page.locator("#crmhub-chat >> .log li:not(.seen)").all_text_contents()
         assert restored == texts
         status = await page.locator("#crmhub-chat >> .status").text_content()
         assert "Alice" in (status or "")

@@ -6,7 +6,7 @@ from typing import Any
 
 from tests.support.socket_client import RecordingClient
 
-VISITOR_EVENTS = ("session", "history", "message", "agent", "typing", "closed")
+VISITOR_EVENTS = ("session", "history", "message", "agent", "typing", "closed", "read")
 
 
 class VisitorClient(RecordingClient):
