@@ -18,7 +18,7 @@ from hub.board import board
 from hub.context import Hub
 from hub.customers import customer_card
 from hub.errors import Forbidden, HubError, Invalid, NotFound
-from hub.models import Agent, Interaction
+from hub.models import Agent, AuditLog, Interaction
 from hub.origins import same_origin
 
 ROOM = "supervisors"
@@ -103,6 +103,10 @@ class SupervisorNamespace(socketio.AsyncNamespace):
                     raise NotFound("no such interaction")
                 messages = await messages_of(session, it.id)
                 customer = await customer_card(session, it.customer_id)
+            async with self.hub.store.transaction() as session:
+                session.add(
+                    AuditLog(actor=supervisor.username, action="interaction.peek", target=it.id)
+                )
             for room in self.rooms(sid, SUPERVISOR_NS):
                 if room.startswith("peek:"):
                     await self.leave_room(sid, room)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from hub import log_redaction
 from hub.app import build_hub, create_app
 from hub.app_keys import DEMO_LOGINS
 from hub.settings import Settings, load_settings
@@ -50,7 +51,10 @@ async def _migrate(settings: Settings) -> None:
 async def _create_agent(settings: Settings, args: argparse.Namespace) -> None:
     from hub.actions.create_agent import create_agent
 
-    password = args.password or getpass.getpass("password: ")
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = args.password or getpass.getpass("password: ")
     hub = build_hub(settings)
     await hub.store.migrate()
     try:
@@ -126,7 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="upgrade the database schema")
     create = sub.add_parser("create-agent", help="add an agent, supervisor or admin")
     create.add_argument("username")
-    create.add_argument("--password")
+    create.add_argument("--password", help="visible to other users in `ps`; prefer a prompt")
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
     create.add_argument("--role", default="agent", choices=["agent", "supervisor", "admin"])
     create.add_argument("--name")
     create.add_argument("--queues", help="comma-separated queue ids")
@@ -139,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    log_redaction.install(settings)
     try:
         if args.command in ("serve", "demo"):
             asyncio.run(_serve(settings))

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from hub.context import Hub
 from hub.errors import Forbidden, Unauthorized
-from hub.models import Agent, AuthToken
+from hub.models import Agent, AuditLog, AuthToken
 
 _hasher = PasswordHasher()
 ROLES = ("agent", "supervisor", "admin")
@@ -72,9 +72,37 @@ async def agent_for_token(hub: Hub, token: str | None) -> Agent:
 async def revoke_token(hub: Hub, token: str) -> None:
     async with hub.store.transaction() as session:
         stored = await session.get(AuthToken, token_digest(token))
-        if stored is not None:
+        if stored is not None and not stored.revoked:
             stored.revoked = True
             session.add(stored)
+            agent = await session.get(Agent, stored.agent_id)
+            actor = agent.username if agent else ""
+            session.add(AuditLog(actor=actor, action="logout", target=stored.agent_id))
+
+
+async def revoke_all_tokens(hub: Hub, agent_id: str, actor: str) -> int:
+    """A lost laptop or a leaver: every live token of the agent stops working at once."""
+    async with hub.store.transaction() as session:
+        rows = (
+            await session.exec(
+                select(AuthToken).where(
+                    AuthToken.agent_id == agent_id,
+                    AuthToken.revoked == False,  # noqa: E712 - SQL expression
+                )
+            )
+        ).all()
+        for stored in rows:
+            stored.revoked = True
+            session.add(stored)
+        session.add(
+            AuditLog(
+                actor=actor,
+                action="agent.revoke_tokens",
+                target=agent_id,
+                detail={"count": len(rows)},
+            )
+        )
+    return len(rows)
 
 
 def require_role(agent: Agent, *roles: str) -> Agent:

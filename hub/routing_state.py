@@ -18,8 +18,9 @@ class RoutingState(Protocol):
 
     async def release(self, name: str, owner: str) -> None: ...
 
-    async def hit(self, key: str, window_s: float) -> int:
-        """Count one hit on `key` in the current fixed window and return the window's total."""
+    async def hit(self, key: str, window_s: float, amount: int = 1) -> int:
+        """Count `amount` hits on `key` in the current fixed window and return the window's
+        total (amount 0 reads it, a negative amount refunds)."""
         ...
 
 
@@ -35,6 +36,8 @@ class InMemoryRoutingState:
         if holder and holder[0] != owner and holder[1] > now:
             return False
         self._leases[name] = (owner, now + ttl_s)
+        if len(self._leases) > 100_000:  # bound memory: one-shot claims (replay guards) expire
+            self._leases = {k: v for k, v in self._leases.items() if v[1] > now}
         return True
 
     async def release(self, name: str, owner: str) -> None:
@@ -42,12 +45,14 @@ class InMemoryRoutingState:
         if holder and holder[0] == owner:
             del self._leases[name]
 
-    async def hit(self, key: str, window_s: float) -> int:
+    async def hit(self, key: str, window_s: float, amount: int = 1) -> int:
         now = self._clock()
         count, until = self._hits.get(key, (0, 0.0))
         if until <= now:
             count, until = 0, now + window_s
-        count += 1
+        if amount == 0:
+            return count
+        count = max(0, count + amount)
         self._hits[key] = (count, until)
         if len(self._hits) > 100_000:  # bound memory: drop expired windows
             self._hits = {k: v for k, v in self._hits.items() if v[1] > now}
@@ -71,8 +76,12 @@ return 0
 """
 
 _HIT = """
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local n = redis.call('INCRBY', KEYS[1], ARGV[2])
+if n <= 0 then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+if n == tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n
 """
 
@@ -94,8 +103,8 @@ class RedisRoutingState:
     async def release(self, name: str, owner: str) -> None:
         await self._release(keys=[f"{self.prefix}lease:{name}"], args=[owner])
 
-    async def hit(self, key: str, window_s: float) -> int:
+    async def hit(self, key: str, window_s: float, amount: int = 1) -> int:
         window_ms = max(1, int(window_s * 1000))
         bucket = int(time.time() * 1000) // window_ms
         redis_key = f"{self.prefix}hits:{key}:{bucket}"
-        return int(await self._hit(keys=[redis_key], args=[window_ms]))
+        return int(await self._hit(keys=[redis_key], args=[window_ms, amount]))

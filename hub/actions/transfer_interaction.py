@@ -8,7 +8,7 @@ from sqlmodel import col
 from hub.context import Hub
 from hub.errors import Conflict, Invalid, NotFound
 from hub.events import InteractionQueued, InteractionUpdated
-from hub.models import Agent, Interaction, Message, Queue
+from hub.models import Agent, AuditLog, Interaction, Message, Queue
 
 
 async def transfer_interaction(
@@ -53,8 +53,16 @@ async def transfer_interaction(
         if result.rowcount != 1:
             raise Conflict("this interaction is not assigned to you", interaction_id=interaction_id)
         await tx.session.refresh(interaction)
+        author = await tx.session.get(Agent, agent_id)
+        tx.session.add(
+            AuditLog(
+                actor=author.username if author else agent_id,
+                action="interaction.transfer",
+                target=interaction_id,
+                detail={"queue": target_queue, "agent": to_agent_id or ""},
+            )
+        )
         if note.strip():
-            author = await tx.session.get(Agent, agent_id)
             tx.session.add(
                 Message(
                     interaction_id=interaction_id,

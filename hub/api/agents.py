@@ -13,9 +13,10 @@ from hub.actions.create_agent import create_agent
 from hub.actions.set_agent_status import set_agent_status
 from hub.api.common import current_agent, hub_of
 from hub.api.validation import parse
+from hub.auth import revoke_all_tokens
 from hub.errors import Forbidden, Invalid, NotFound
 from hub.events import AgentStatusChanged
-from hub.models import Agent
+from hub.models import Agent, AuditLog
 from hub.routing_snapshot import agent_loads
 from routing.types import CHANNELS
 
@@ -89,7 +90,7 @@ def colleague(agent: Agent) -> dict[str, Any]:
 
 
 async def create(request: web.Request) -> web.Response:
-    await current_agent(request, "admin")
+    caller = await current_agent(request, "admin")
     body = (await parse(request, AgentCreate)).checked()
     hub = hub_of(request)
     agent = await create_agent(
@@ -105,6 +106,7 @@ async def create(request: web.Request) -> web.Response:
         agent = await _apply(
             request, agent.id, AgentUpdate(languages=body.languages, capacity=body.capacity)
         )
+    await audit(request, caller.username, "agent.create", agent.id, {"role": agent.role})
     return web.json_response(agent_out(agent, {}), status=201)
 
 
@@ -114,6 +116,14 @@ async def update(request: web.Request) -> web.Response:
     if body.role is not None and caller.role != "admin":
         raise Forbidden("only an admin changes roles")
     agent_id = request.match_info["agent_id"]
+    async with hub_of(request).store.session() as session:
+        target = await session.get(Agent, agent_id)
+    if target is None:
+        raise NotFound("no such agent")
+    if caller.role != "admin" and target.role != "agent" and target.id != caller.id:
+        raise Forbidden("a supervisor manages agents; other supervisors and admins need an admin")
+    changes = body.model_dump(exclude_unset=True)
+    await audit(request, caller.username, "agent.update", agent_id, changes)
     if body.status is not None:
         await set_agent_status(hub_of(request), agent_id, body.status, f"set by {caller.username}")
     agent = await _apply(request, agent_id, body)
@@ -140,7 +150,25 @@ async def _apply(request: web.Request, agent_id: str, body: AgentUpdate) -> Agen
     return agent
 
 
+async def revoke_tokens(request: web.Request) -> web.Response:
+    caller = await current_agent(request, "admin")
+    agent_id = request.match_info["agent_id"]
+    async with hub_of(request).store.session() as session:
+        if await session.get(Agent, agent_id) is None:
+            raise NotFound("no such agent")
+    count = await revoke_all_tokens(hub_of(request), agent_id, caller.username)
+    return web.json_response({"revoked": count})
+
+
+async def audit(
+    request: web.Request, actor: str, action: str, target: str, detail: dict[str, Any]
+) -> None:
+    async with hub_of(request).store.transaction() as session:
+        session.add(AuditLog(actor=actor, action=action, target=target, detail=detail))
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/agents", list_agents)
+    app.router.add_post("/api/agents/{agent_id}/revoke-tokens", revoke_tokens)
     app.router.add_post("/api/agents", create)
     app.router.add_patch("/api/agents/{agent_id}", update)

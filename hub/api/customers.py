@@ -179,10 +179,12 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
 
 
 async def export_data(request: web.Request) -> web.Response:
-    await current_agent(request, *MANAGERS)
-    return web.json_response(
-        await export_customer_data(hub_of(request), request.match_info["customer_id"])
-    )
+    caller = await current_agent(request, *MANAGERS)
+    customer_id = request.match_info["customer_id"]
+    data = await export_customer_data(hub_of(request), customer_id)
+    async with hub_of(request).store.transaction() as session:
+        session.add(AuditLog(actor=caller.username, action="customer.export", target=customer_id))
+    return web.json_response(data)
 
 
 async def erase(request: web.Request) -> web.Response:

@@ -11,7 +11,7 @@ from sqlmodel import select
 from hub.api.common import current_agent, hub_of
 from hub.api.validation import parse
 from hub.errors import Conflict, Invalid, NotFound
-from hub.models import Queue
+from hub.models import AuditLog, Queue
 from hub.routing_snapshot import load_snapshot
 from routing.engine import rank
 from routing.hours import is_open
@@ -89,7 +89,7 @@ async def list_queues(request: web.Request) -> web.Response:
 
 
 async def create_queue(request: web.Request) -> web.Response:
-    await current_agent(request, *MANAGERS)
+    caller = await current_agent(request, *MANAGERS)
     body = (await parse(request, QueueCreate)).checked()
     hub = hub_of(request)
     async with hub.store.transaction() as session:
@@ -101,11 +101,12 @@ async def create_queue(request: web.Request) -> web.Response:
             hours=[h.model_dump() for h in body.hours],
         )
         session.add(queue)
+        session.add(AuditLog(actor=caller.username, action="queue.create", target=body.id))
     return web.json_response(queue_dict(queue), status=201)
 
 
 async def update_queue(request: web.Request) -> web.Response:
-    await current_agent(request, *MANAGERS)
+    caller = await current_agent(request, *MANAGERS)
     body = (await parse(request, QueueIn)).checked()
     hub = hub_of(request)
     async with hub.store.transaction() as session:
@@ -114,9 +115,13 @@ async def update_queue(request: web.Request) -> web.Response:
             raise NotFound("no such queue")
         if queue.managed_by == "config":
             raise Conflict("this queue is defined in the configuration file; change it there")
-        for name, value in body.model_dump(exclude_unset=True).items():
+        changes = body.model_dump(exclude_unset=True)
+        for name, value in changes.items():
             setattr(queue, name, value)
         session.add(queue)
+        session.add(
+            AuditLog(actor=caller.username, action="queue.update", target=queue.id, detail=changes)
+        )
     return web.json_response(queue_dict(queue))
 
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 import time
 from typing import Any
 
 from aiohttp import web
 
 from channels.base import ChannelError
-from channels.cti import cti_signature_ok, cti_token_ok, parse_cti
+from channels.cti import SIGNATURE_TOLERANCE_S, cti_signature_ok, cti_token_ok, parse_cti
 from hub.actions.handle_cti import handle_cti
 from hub.api.common import hub_of
-from hub.errors import Invalid, Unauthorized
+from hub.context import Hub
+from hub.errors import Forbidden, Invalid, Unauthorized
 
 
 async def read_payload(request: web.Request, body: bytes) -> dict[str, Any]:
@@ -32,6 +35,20 @@ async def read_payload(request: web.Request, body: bytes) -> dict[str, Any]:
     return out
 
 
+async def check_signature(hub: Hub, secret: str, header: str | None, body: bytes) -> None:
+    """403 for a missing, wrong or stale signature, and for a replay of one already used: the
+    signature's digest is claimed (shared across hub processes) for the tolerance window."""
+    if not cti_signature_ok(secret, header, body, time.time()):
+        hub.metrics.webhooks.labels("cti", "bad_signature").inc()
+        raise Forbidden("missing or wrong X-CTI-Signature")
+    digest = hashlib.sha256((header or "").encode()).hexdigest()
+    if not await hub.routing_state.acquire(
+        f"cti-signature:{digest}", secrets.token_hex(8), 2 * SIGNATURE_TOLERANCE_S
+    ):
+        hub.metrics.webhooks.labels("cti", "replayed").inc()
+        raise Forbidden("this X-CTI-Signature was already used (replay)")
+
+
 async def cti(request: web.Request) -> web.Response:
     hub = hub_of(request)
     if not cti_token_ok(hub.settings.cti_token, request.match_info["token"]):
@@ -39,11 +56,8 @@ async def cti(request: web.Request) -> web.Response:
         raise Unauthorized("unknown CTI token")
     body = await request.read()
     secret = hub.settings.cti.hmac_secret
-    if secret and not cti_signature_ok(
-        secret, request.headers.get("X-CTI-Signature"), body, time.time()
-    ):
-        hub.metrics.webhooks.labels("cti", "bad_signature").inc()
-        raise Unauthorized("missing or wrong X-CTI-Signature")
+    if secret:
+        await check_signature(hub, secret, request.headers.get("X-CTI-Signature"), body)
     try:
         event = parse_cti(await read_payload(request, body))
     except ChannelError as exc:

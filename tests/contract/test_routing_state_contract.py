@@ -36,3 +36,12 @@ async def test_counter_counts_within_a_window(state: RoutingState) -> None:
     counts = [await state.hit("login:x", 60) for _ in range(3)]
     assert counts == [1, 2, 3]
     assert await state.hit("login:y", 60) == 1
+
+
+async def test_a_counter_is_read_without_counting(state: RoutingState) -> None:
+    assert await state.hit("login:z", 60, amount=0) == 0
+    assert await state.hit("login:z", 60) == 1
+    assert await state.hit("login:z", 60, amount=0) == 1
+    assert await state.hit("login:z", 60, amount=2) == 3
+    assert await state.hit("login:z", 60, amount=-3) == 0
+    assert await state.hit("login:z", 60) == 1

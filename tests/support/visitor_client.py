@@ -15,10 +15,13 @@ class VisitorClient(RecordingClient):
     def __init__(self) -> None:
         super().__init__("/chat", VISITOR_EVENTS)
         self.token: str | None = None
+        self.history: Any = None
 
     def received(self, name: str, data: Any) -> None:
         if name == "session":
             self.token = data["token"]
+        elif name == "history":
+            self.history = data
 
     async def connect(self, base_url: str, **auth: Any) -> None:
         await self.open(base_url, auth)
