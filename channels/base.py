@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -75,3 +76,11 @@ class ChannelAdapter(Protocol):
     name: str
 
     async def send(self, message: OutboundMessage) -> SendResult: ...
+
+
+def same_secret(expected: str, given: str) -> bool:
+    """Constant-time comparison that also takes non-ASCII input (a str compare_digest raises
+    TypeError on it: an attacker's header must never become a 500)."""
+    return hmac.compare_digest(
+        expected.encode("utf-8", "replace"), given.encode("utf-8", "replace")
+    )

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from channels.base import ChannelError, InboundContact
+from channels.base import ChannelError, InboundContact, same_secret
 
 EVENTS = ("newCall", "answer", "hangup")
 DIRECTIONS = ("in", "out")
@@ -99,7 +99,7 @@ def to_contact(event: CtiEvent) -> InboundContact:
 
 
 def cti_token_ok(expected: str, given: str) -> bool:
-    return bool(expected) and hmac.compare_digest(expected.encode(), given.encode())
+    return bool(expected) and same_secret(expected, given)
 
 
 def cti_signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -114,7 +114,7 @@ def cti_signature_ok(secret: str, header: str | None, body: bytes, now: float) -
     stamp, given = parts.get("t", ""), parts.get("v1", "")
     if not stamp.isdigit() or abs(now - int(stamp)) > SIGNATURE_TOLERANCE_S:
         return False
-    return hmac.compare_digest(cti_signature(secret, stamp, body), given)
+    return same_secret(cti_signature(secret, stamp, body), given)
 
 
 CTI_OK: dict[str, str] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -36,6 +37,15 @@ class Recording:
     call_sid: str
     url: str
     duration_s: int | None
+
+
+# Characters XML 1.0 forbids: a control character in a queue name or greeting would make
+# Twilio reject the whole document (and drop the call). They carry no meaning in speech.
+XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _xml(r: VoiceResponse) -> str:
+    return XML_INVALID.sub("", str(r))
 
 
 def _sid(form: Mapping[str, str]) -> str:
@@ -103,7 +113,7 @@ def enqueue_twiml(greeting: str, queue_name: str, wait_url: str, language: str) 
     r = VoiceResponse()
     r.say(greeting, language=language)
     r.enqueue(queue_name, wait_url=wait_url, wait_url_method="POST")
-    return str(r)
+    return _xml(r)
 
 
 # Twilio <Say> voices by the language a queue is configured with (`[[queues]] language`).
@@ -179,7 +189,7 @@ def wait_twiml(
         r.play(hold_music_url)
     else:
         r.pause(length=10)
-    return str(r)
+    return _xml(r)
 
 
 def voicemail_twiml(message: str, action_url: str, language: str) -> str:
@@ -187,7 +197,7 @@ def voicemail_twiml(message: str, action_url: str, language: str) -> str:
     r.say(message, language=language)
     r.record(action=action_url, method="POST", max_length=120, play_beep=True)
     r.say("We did not get a message. Goodbye.", language=language)
-    return str(r)
+    return _xml(r)
 
 
 def dial_agent_twiml(
@@ -202,7 +212,7 @@ def dial_agent_twiml(
     else:
         raise ChannelError("the agent has neither a client identity nor a phone number")
     r.append(dial)
-    return str(r)
+    return _xml(r)
 
 
 def agent_endpoint(*, client_identity: str | None, phone: str | None) -> str:
@@ -220,18 +230,18 @@ def outbound_call_twiml(*, customer_number: str, caller_id: str) -> str:
     dial = Dial(caller_id=caller_id)
     dial.number(customer_number)
     r.append(dial)
-    return str(r)
+    return _xml(r)
 
 
 def reject_twiml(reason: str = "busy") -> str:
     """Twilio accepts `busy` or `rejected`; anything else becomes `rejected`."""
     r = VoiceResponse()
     r.reject(reason=reason if reason in ("busy", "rejected") else "rejected")
-    return str(r)
+    return _xml(r)
 
 
 def hangup_twiml(message: str, language: str) -> str:
     r = VoiceResponse()
     r.say(message, language=language)
     r.hangup()
-    return str(r)
+    return _xml(r)

@@ -19,6 +19,7 @@ from channels.base import (
     InboundContact,
     OutboundMessage,
     SendResult,
+    same_secret,
 )
 
 CHAT_NS = "/chat"
@@ -42,7 +43,7 @@ def read_session(secret: str, token: object, now: float | None = None) -> str | 
         return None
     visitor, expires, signature = token.split(".")
     body = f"{visitor}.{expires}"
-    if not hmac.compare_digest(_sign(secret, "chat-session:" + body), signature):
+    if not same_secret(_sign(secret, "chat-session:" + body), signature):
         return None
     if not expires.isdigit() or int(expires) < (now if now is not None else time.time()):
         return None
@@ -65,11 +66,7 @@ def verified_customer(secret: str, claim: object, now: float | None = None) -> s
         return None
     if not isinstance(given, str):
         return None
-    return (
-        customer_id
-        if hmac.compare_digest(identity_hash(secret, customer_id, expires), given)
-        else None
-    )
+    return customer_id if same_secret(identity_hash(secret, customer_id, expires), given) else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,12 @@ CSP = (
 @web.middleware
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
+        declared = request.content_length
+        if declared is not None and declared > request.client_max_size:
+            # Refused before any handler runs, even one that never reads its body.
+            raise web.HTTPRequestEntityTooLarge(
+                max_size=request.client_max_size, actual_size=declared
+            )
         return await handler(request)
     except HubError as exc:
         return web.json_response(exc.to_dict(), status=exc.status)

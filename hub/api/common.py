@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_request import FileField
+from multidict import MultiDictProxy
 
 from hub.app_keys import HUB
 from hub.auth import agent_for_token, require_role
@@ -30,13 +32,28 @@ async def current_agent(request: web.Request, *roles: str) -> Agent:
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
+    return parse_json_object(await request.read())
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    """A JSON object, or 422: broken syntax, bad UTF-8, nesting deeper than the parser's stack,
+    or lone surrogates (valid JSON escapes that no database or socket can encode later)."""
     try:
-        data = await request.json(loads=json.loads)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = json.loads(body)
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecode/EncodeError
         raise Invalid("the body must be JSON") from None
     if not isinstance(data, dict):
         raise Invalid("the body must be a JSON object")
     return data
+
+
+async def form_body(request: web.Request) -> MultiDictProxy[str | bytes | FileField]:
+    """The POSTed form, or 422 for bad UTF-8, a multipart body without boundary or names."""
+    try:
+        return await request.post()
+    except ValueError:
+        raise Invalid("the body must be a form (application/x-www-form-urlencoded)") from None
 
 
 def client_address(request: web.Request) -> str:

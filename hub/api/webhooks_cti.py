@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import time
 from typing import Any
@@ -13,21 +12,15 @@ from aiohttp import web
 from channels.base import ChannelError
 from channels.cti import SIGNATURE_TOLERANCE_S, cti_signature_ok, cti_token_ok, parse_cti
 from hub.actions.handle_cti import handle_cti
-from hub.api.common import hub_of
+from hub.api.common import form_body, hub_of, parse_json_object
 from hub.context import Hub
 from hub.errors import Forbidden, Invalid, Unauthorized
 
 
 async def read_payload(request: web.Request, body: bytes) -> dict[str, Any]:
     if request.content_type == "application/json":
-        try:
-            data = json.loads(body or b"{}")
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise Invalid("the body must be JSON") from None
-        if not isinstance(data, dict):
-            raise Invalid("the body must be a JSON object")
-        return data
-    form = await request.post()
+        return parse_json_object(body or b"{}")
+    form = await form_body(request)
     out: dict[str, Any] = {}
     for key in set(form.keys()):
         values = [str(v) for v in form.getall(key)]

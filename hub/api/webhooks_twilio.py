@@ -11,7 +11,7 @@ from channels.twilio_client import validate_twilio_signature
 from channels.twilio_sms import EMPTY_TWIML, parse_sms_status, parse_sms_webhook
 from hub.actions.receive_contact import receive_contact
 from hub.actions.update_message_status import update_message_status
-from hub.api.common import hub_of
+from hub.api.common import form_body, hub_of
 from hub.context import Hub
 from hub.errors import Forbidden, Invalid
 
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 async def signed_form(request: web.Request, hub: Hub, channel: str) -> dict[str, str]:
     """The POSTed form, only if X-Twilio-Signature matches public base URL + path + form."""
-    form = {k: str(v) for k, v in (await request.post()).items()}
+    form = {k: str(v) for k, v in (await form_body(request)).items()}
     url = hub.settings.public_url(request.rel_url.path_qs)
     signature = request.headers.get("X-Twilio-Signature")
     if not validate_twilio_signature(hub.settings.twilio.auth_token, url, form, signature):
