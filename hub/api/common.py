@@ -48,7 +48,7 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     return data
 
 
-async def form_body(request: web.Request) -> MultiDictProxy[str | bytes | FileField]:
+async def form_body(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | FileField]:
     """The POSTed form, or 422 for bad UTF-8, a multipart body without boundary or names."""
     try:
         return await request.post()

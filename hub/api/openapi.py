@@ -32,7 +32,16 @@ OPERATIONS: dict[str, dict[str, Op]] = {
         "post": ("post", "Create an agent (admin)", True, AgentCreate, "json"),
     },
     "/api/agents/{agent_id}": {
-        "patch": ("patch", "Update an agent (supervisor, admin)", True, AgentUpdate, "json")
+        "patch": (
+            "patch",
+            "Update an agent (admin; a supervisor: agents only, no role changes)",
+            True,
+            AgentUpdate,
+            "json",
+        )
+    },
+    "/api/agents/{agent_id}/revoke-tokens": {
+        "post": ("post", "Revoke every live token of an agent (admin)", True, None, "")
     },
     "/api/queues": {
         "get": ("get", "Queues with live figures", True, None, ""),
@@ -116,13 +125,41 @@ OPERATIONS: dict[str, dict[str, Op]] = {
 }
 
 
-def _operation(op: Op, path: str) -> dict[str, Any]:
-    _method, summary, auth, body, kind = op
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["ok", "error", "message"],
+    "properties": {
+        "ok": {"const": False},
+        "error": {"type": "string"},
+        "message": {"type": "string"},
+    },
+}
+CREATES = {
+    ("/api/agents", "post"),
+    ("/api/queues", "post"),
+    ("/api/customers", "post"),
+    ("/api/customers/{customer_id}/notes", "post"),
+    ("/api/customers/{customer_id}/orders", "post"),
+}
+
+
+def _schema(model: type[BaseModel], shared: dict[str, Any]) -> dict[str, Any]:
+    """Nested models go to components/schemas, where a `$ref` from anywhere resolves."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    shared.update(schema.pop("$defs", {}))
+    return schema
+
+
+def _operation(op: Op, path: str, shared: dict[str, Any]) -> dict[str, Any]:
+    method, summary, auth, body, kind = op
     out: dict[str, Any] = {
         "summary": summary,
         "responses": {
             "200": {"description": "OK"},
-            "4XX": {"description": "{ok: false, error, message}"},
+            "4XX": {
+                "description": "{ok: false, error, message}",
+                "content": {"application/json": {"schema": ERROR_SCHEMA}},
+            },
         },
         "parameters": [
             {"name": seg.strip("{}"), "in": "path", "required": True, "schema": {"type": "string"}}
@@ -130,10 +167,12 @@ def _operation(op: Op, path: str) -> dict[str, Any]:
             if seg.startswith("{")
         ],
     }
+    if (path, method) in CREATES:
+        out["responses"]["201"] = out["responses"].pop("200") | {"description": "Created"}
     if auth:
         out["security"] = [{"bearer": []}]
     if kind == "json":
-        schema = body.model_json_schema() if body else {"type": "object"}
+        schema = _schema(body, shared) if body else {"type": "object"}
         out["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
     elif kind == "csv":
         out["requestBody"] = {
@@ -144,14 +183,19 @@ def _operation(op: Op, path: str) -> dict[str, Any]:
 
 
 def document() -> dict[str, Any]:
+    shared: dict[str, Any] = {}
+    paths = {
+        path: {m: _operation(op, path, shared) for m, op in ops.items()}
+        for path, ops in OPERATIONS.items()
+    }
     return {
         "openapi": "3.1.0",
         "info": {"title": "crmhub", "version": "0.1.0"},
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
-        "paths": {
-            path: {m: _operation(op, path) for m, op in ops.items()}
-            for path, ops in OPERATIONS.items()
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": shared,
         },
+        "paths": paths,
     }
 
 
