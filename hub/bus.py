@@ -139,11 +139,11 @@ class RedisBus:
         self.max_len = max_len
         self._known_groups: set[str] = set()
 
-    async def ensure_group(self, group: str) -> None:
+    async def ensure_group(self, group: str, start: str = "$") -> None:
         if group in self._known_groups:
             return
         try:
-            await self.redis.xgroup_create(self.stream, group, id="$", mkstream=True)
+            await self.redis.xgroup_create(self.stream, group, id=start, mkstream=True)
         except Exception as exc:  # redis.ResponseError; BUSYGROUP means it exists already
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -157,6 +157,19 @@ class RedisBus:
         self, group: str, consumer: str, *, count: int = 100, block_s: float = 1.0
     ) -> list[Delivery]:
         await self.ensure_group(group)
+        try:
+            return await self._read(group, consumer, count, block_s)
+        except Exception as exc:  # redis.ResponseError
+            if "NOGROUP" not in str(exc):
+                raise
+        # Redis restarted empty (stream and groups gone): recreate the group from the start of
+        # the new stream, so events other processes published since the restart are not skipped.
+        log.warning("bus group %s vanished (Redis restarted empty?); recreating it", group)
+        self._known_groups.discard(group)
+        await self.ensure_group(group, start="0")
+        return []
+
+    async def _read(self, group: str, consumer: str, count: int, block_s: float) -> list[Delivery]:
         claimed = await self.redis.xautoclaim(
             self.stream,
             group,

@@ -111,3 +111,23 @@ async def test_read_blocks_until_an_event_arrives(bus_pair: tuple[EventBus, Even
     await a.publish(queued(7))
     got = await asyncio.wait_for(reader, timeout=5)
     assert [d.event.interaction_id for d in got] == ["i7"]  # type: ignore[attr-defined]
+
+
+async def test_a_redis_restarted_empty_gets_its_groups_back(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """A restart without persistence drops the stream and its groups; a reader that cached
+    "group exists" failed with NOGROUP on every read until the process restarted."""
+    client = aioredis.from_url(redis_url)
+    bus = RedisBus(client, stream=f"{redis_prefix}events", claim_after_s=0.2)
+    try:
+        await bus.ensure_group("g")
+        first, second = queued(1), queued(2)
+        await bus.publish(first)
+        assert [d.event for d in await bus.read("g", "c", block_s=0.2)] == [first]
+        await client.delete(f"{redis_prefix}events")  # what a restart with nothing saved leaves
+        assert await bus.read("g", "c", block_s=0.2) == []
+        await bus.publish(second)
+        assert [d.event for d in await bus.read("g", "c", block_s=0.2)] == [second]
+    finally:
+        await client.aclose()
