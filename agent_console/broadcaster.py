@@ -19,6 +19,7 @@ from agent_console.presenter import (
     work_item,
 )
 from channels.web_chat import CHAT_NS, visitor_room
+from hub import failpoints
 from hub.context import Hub
 from hub.customers import customer_card
 from hub.events import (
@@ -82,6 +83,7 @@ class Broadcaster:
 
     async def handle(self, events: list[Event]) -> None:
         for event in events:
+            failpoints.reach("console.before_emit")
             try:
                 await self.dispatch(event)
             except Exception:  # one bad event must not starve the rest of the batch

@@ -60,10 +60,13 @@ def build_hub(settings: Settings, clock: Callable[[], datetime] | None = None) -
 
         redis_client = aioredis.from_url(settings.redis_url)
         prefix = settings.redis_prefix
-        bus = RedisBus(redis_client, stream=f"{prefix}events")
+        bus = RedisBus(
+            redis_client, stream=f"{prefix}events", claim_after_s=settings.bus_claim_after_s
+        )
         state = RedisRoutingState(redis_client, prefix=prefix)
     else:
-        bus, state = InMemoryBus(), InMemoryRoutingState()
+        bus = InMemoryBus(claim_after_s=settings.bus_claim_after_s)
+        state = InMemoryRoutingState()
     return Hub(
         settings=settings,
         store=Store(settings.database_url),

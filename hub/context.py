@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from hub import failpoints
 from hub.bus import EventBus
 from hub.events import Event
 from hub.metrics import Metrics
@@ -73,6 +74,7 @@ class Hub:
             yield tx
             for event in tx.events:
                 session.add(OutboxEntry(id=event.event_id, kind="event", payload=event.to_wire()))
+        failpoints.reach("tx.committed")
         await self.publish_committed(tx.events)
 
     async def publish_committed(self, events: list[Event]) -> None:

@@ -11,6 +11,7 @@ from sqlmodel import col, select
 
 from channels.base import OutboundMessage, SendError
 from channels.email_compose import ticket_token
+from hub import failpoints
 from hub.call_connector import connect_agent
 from hub.context import Hub
 from hub.events import MessageStatusChanged, from_wire
@@ -20,7 +21,6 @@ log = logging.getLogger(__name__)
 
 MAX_SEND_ATTEMPTS = 8
 RELAY_GRACE_S = 5.0  # events younger than this are still being published by their writer
-CLAIM_S = 120.0  # a claimed send is invisible to other relays for this long
 
 
 async def relay_events(hub: Hub) -> int:
@@ -78,7 +78,7 @@ async def _claim_sends(hub: Hub) -> list[OutboxEntry]:
                     col(OutboxEntry.next_attempt_at) == row.next_attempt_at,
                     col(OutboxEntry.done).is_(False),
                 )
-                .values(next_attempt_at=now + timedelta(seconds=CLAIM_S))
+                .values(next_attempt_at=now + timedelta(seconds=hub.settings.send_claim_s))
             )
         if result.rowcount == 1:
             claimed.append(row)
@@ -133,6 +133,7 @@ async def _send_one(hub: Hub, entry: OutboxEntry) -> None:
     )
     if message.channel == "email":
         outbound = await _email_threading(hub, outbound, interaction.id, message.id)
+    failpoints.reach("send.before")
     try:
         result = await adapter.send(outbound)
     except SendError as exc:
@@ -142,6 +143,7 @@ async def _send_one(hub: Hub, entry: OutboxEntry) -> None:
         else:
             await _retry(hub, entry, str(exc))
         return
+    failpoints.reach("send.returned")
     hub.metrics.sends.labels(message.channel, "sent").inc()
     await _finish(hub, entry, message, result.status, "", provider_ref=result.provider_ref)
 

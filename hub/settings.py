@@ -219,6 +219,10 @@ class Settings(BaseSettings):
     demo_data: bool = False
     log_level: str = "INFO"
     run_background: bool = True  # pollers, relays and the routing ticker
+    # After a process dies: its claimed outbound sends and unacknowledged bus events go to
+    # another process after these many seconds (a send is retried, so it may go out twice).
+    send_claim_s: float = 120.0
+    bus_claim_after_s: float = 30.0
     twilio: TwilioSettings = TwilioSettings()
     routing: RoutingSettings = RoutingSettings()
     customers: CustomerSettings = CustomerSettings()
