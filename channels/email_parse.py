@@ -41,7 +41,20 @@ def superset_charsets(raw: bytes) -> bytes:
 def parse_email(
     raw: bytes, *, max_body_chars: int = 10000, max_attachment_bytes: int = 10_000_000
 ) -> InboundContact:
-    """Parse with the stdlib (policy.default); tolerate broken mail, reject non-mail."""
+    """Parse with the stdlib (policy.default); tolerate broken mail, reject non-mail.
+
+    The stdlib parser itself crashes on some hostile input (an ISO-2022-JP RFC 2231 filename
+    with a cut escape sequence raises UnicodeDecodeError, found by hypothesis): any such crash
+    is a ChannelError, so the mail is kept raw instead of wedging its mailbox."""
+    try:
+        return _parse_email(raw, max_body_chars, max_attachment_bytes)
+    except ChannelError:
+        raise
+    except Exception as exc:
+        raise ChannelError(f"unreadable MIME ({type(exc).__name__}: {exc})"[:300]) from None
+
+
+def _parse_email(raw: bytes, max_body_chars: int, max_attachment_bytes: int) -> InboundContact:
     if not isinstance(raw, bytes | bytearray) or not raw.strip():
         raise ChannelError("empty message")
     msg = BytesParser(policy=policy.default).parsebytes(superset_charsets(bytes(raw)))

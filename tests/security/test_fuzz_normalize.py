@@ -181,6 +181,20 @@ def test_well_formed_mail_with_hostile_parts(
         assert len(contact.subject) <= 998
 
 
+def test_a_cut_iso_2022_jp_filename_is_unreadable_mail_not_a_crash() -> None:
+    """Found by the test above: the stdlib raised UnicodeDecodeError from get_body()."""
+    msg = EmailMessage()
+    msg["From"] = "someone@example.com"
+    msg["Subject"] = "x"
+    msg.set_content("hello")
+    msg.add_attachment(b"x", maintype="application", subtype="pdf", filename="é.pdf")
+    raw = msg.as_bytes().replace(b"utf-8''", b"iso-2022-jp''%1B%24")
+    try:
+        parse_email(raw)
+    except ChannelError as exc:
+        assert "unreadable" in str(exc)
+
+
 VISITOR = Visitor(visitor_id="v1", identity_kind="chat", identity="v-v1")
 
 
