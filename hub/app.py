@@ -16,6 +16,7 @@ from agent_console import web as console_web
 from agent_console.broadcaster import CONSOLE_GROUP, Broadcaster
 from agent_console.chat_namespace import ChatNamespace
 from agent_console.namespace import AgentNamespace
+from agent_console.redis_manager import SteadyRedisManager
 from agent_console.supervisor_namespace import SupervisorNamespace
 from hub import backoffice
 from hub.api import agent as agent_api
@@ -58,7 +59,11 @@ def build_hub(settings: Settings, clock: Callable[[], datetime] | None = None) -
     if settings.redis_url:
         import redis.asyncio as aioredis
 
-        redis_client = aioredis.from_url(settings.redis_url)
+        # Bounded waits: a Redis that is down or stalled fails a request in seconds (503), it
+        # never holds it past the 15 s a webhook provider waits.
+        redis_client = aioredis.from_url(
+            settings.redis_url, socket_connect_timeout=2, socket_timeout=5
+        )
         prefix = settings.redis_prefix
         bus = RedisBus(
             redis_client, stream=f"{prefix}events", claim_after_s=settings.bus_claim_after_s
@@ -92,7 +97,7 @@ def origin_check(settings: Settings) -> Callable[[str, dict[str, Any]], bool]:
 
 def build_sio(settings: Settings) -> socketio.AsyncServer:
     manager = (
-        socketio.AsyncRedisManager(settings.redis_url, channel=f"{settings.redis_prefix}socketio")
+        SteadyRedisManager(settings.redis_url, channel=f"{settings.redis_prefix}socketio")
         if settings.redis_url
         else None
     )
@@ -146,7 +151,10 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     hub = app[HUB]
     await hub.store.migrate()
     for group in (ROUTING_GROUP, CONSOLE_GROUP, BACKOFFICE_GROUP):
-        await hub.bus.ensure_group(group)
+        try:
+            await hub.bus.ensure_group(group)
+        except Exception as exc:  # Redis down at start: serve degraded, no crash loop
+            log.warning("bus group %s not created yet (%s); the reader retries", group, exc)
     await sync_queues(hub)
     await open_channels(hub, app[SIO])
     app[DEMO_LOGINS] = await seed_demo(hub) if hub.settings.demo_data else []

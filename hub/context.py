@@ -56,6 +56,7 @@ class Hub:
     kicks: dict[str, asyncio.Event] = field(default_factory=dict)  # wake background loops early
     # At shutdown, loops finish the step in hand (no transaction is cut) and idle ones stop.
     shutdown: Shutdown = field(default_factory=Shutdown)
+    inflight: int = 0  # API and webhook requests being handled (admission control)
     _published: list[str] = field(default_factory=list)
 
     def now(self) -> datetime:

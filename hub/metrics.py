@@ -34,6 +34,11 @@ class Metrics:
             ["channel", "outcome"],
             registry=r,
         )
+        self.rejected = Counter(
+            "crmhub_overload_rejections_total",
+            "Requests answered 503 because too many were in flight",
+            registry=r,
+        )
         self.queued = Gauge("crmhub_queued_interactions", "Interactions waiting", registry=r)
         self.sockets = Gauge(
             "crmhub_socket_connections",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import time
 
+import redis.exceptions as redis_exc
+import sqlalchemy.exc as sa_exc
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
@@ -18,6 +20,30 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
+
+
+RETRY_AFTER_S = 5
+
+
+def unavailable(exc: BaseException) -> bool:
+    """A dependency is down or unreachable (not a bug in the request): Redis refused, the
+    database restarting, a connection reset or timed out, SQLite's writer lock held too long."""
+    if isinstance(exc, redis_exc.ConnectionError | redis_exc.TimeoutError | OSError | TimeoutError):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        return not isinstance(
+            exc, sa_exc.IntegrityError | sa_exc.ProgrammingError | sa_exc.DataError
+        )
+    return isinstance(exc, sa_exc.TimeoutError)  # the connection pool is exhausted
+
+
+def service_unavailable(message: str) -> web.Response:
+    """503 + Retry-After: Twilio and PBXs retry; nothing was half-written (one transaction)."""
+    return web.json_response(
+        {"ok": False, "error": "unavailable", "message": message},
+        status=503,
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
 
 
 @web.middleware
@@ -42,6 +68,28 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
                 status=exc.status,
             )
         raise
+    except Exception as exc:
+        if not unavailable(exc):
+            raise
+        log.warning("%s %s: dependency unavailable (%s)", request.method, request.path, exc)
+        return service_unavailable("a backing service is unavailable; retry shortly")
+
+
+@web.middleware
+async def admission(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Bounded work: past `max_inflight_requests` concurrent API/webhook requests the hub answers
+    503 + Retry-After at once instead of queueing without bound (memory stays flat)."""
+    if not request.path.startswith(("/api/", "/webhooks/")):
+        return await handler(request)
+    hub = request.app[HUB]
+    if hub.inflight >= hub.settings.max_inflight_requests:
+        hub.metrics.rejected.inc()
+        return service_unavailable("the hub is overloaded; retry shortly")
+    hub.inflight += 1
+    try:
+        return await handler(request)
+    finally:
+        hub.inflight -= 1
 
 
 @web.middleware
@@ -74,4 +122,4 @@ async def timing(request: web.Request, handler: Handler) -> web.StreamResponse:
         )
 
 
-MIDDLEWARES = [timing, security_headers, errors]
+MIDDLEWARES = [timing, security_headers, errors, admission]

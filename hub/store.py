@@ -62,7 +62,10 @@ def make_engine(url: str) -> AsyncEngine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 30}
     else:
-        kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True, pool_timeout=10)
+        kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True, pool_timeout=5)
+        if parsed.get_backend_name() == "postgresql":
+            # A restarting or unreachable server fails fast (503 within a provider's 15 s).
+            kwargs["connect_args"] = {"timeout": 5}
     engine = create_async_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

@@ -33,8 +33,18 @@ async def readyz(request: web.Request) -> web.Response:
             checks["redis"] = "ok"
         except Exception as exc:
             checks["redis"] = f"error: {type(exc).__name__}"
-    ok = all(v == "ok" for v in checks.values())
-    return web.json_response({"ok": ok, **checks}, status=200 if ok else 503)
+    # The database is the source of truth: without Redis the hub still accepts and stores every
+    # contact (events wait in the outbox, routing resumes when Redis is back), so it stays in
+    # the load balancer as "degraded". Without the database it cannot accept anything: 503.
+    if checks["database"] != "ok":
+        status = "down"
+    elif any(v != "ok" for v in checks.values()):
+        status = "degraded"
+    else:
+        status = "ok"
+    return web.json_response(
+        {"ok": status == "ok", "status": status, **checks}, status=503 if status == "down" else 200
+    )
 
 
 async def metrics(request: web.Request) -> web.Response:

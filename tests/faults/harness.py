@@ -262,3 +262,89 @@ async def check_invariants(hub: Hub, accepted: set[str]) -> dict[str, Any]:
         "accepted": len(accepted),
         "states": dict(Counter(it.state for it in its)),
     }
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of the test's own (initdb in /tmp, run as the postgres user), so
+    the test can restart it without touching the server every other test uses."""
+
+    def __init__(self) -> None:
+        import glob
+
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+        self.bin = bins[-1] if bins else ""
+        self.port = free_port()
+        self.dir = ""
+        self.url = f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def available(self) -> str | None:
+        """Why it cannot run here, or None."""
+        import os
+        import shutil
+
+        if not self.bin:
+            return "no PostgreSQL server binaries under /usr/lib/postgresql"
+        if os.geteuid() != 0 or shutil.which("runuser") is None:
+            return "needs root to run a private cluster as the postgres user"
+        return None
+
+    async def _as_postgres(self, *args: str) -> None:
+        proc = await asyncio.create_subprocess_exec(
+            "runuser",
+            "-u",
+            "postgres",
+            "--",
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await proc.communicate()
+        assert proc.returncode == 0, out.decode(errors="replace")[-2000:]
+
+    async def start(self) -> None:
+        import shutil
+        import tempfile
+
+        self.dir = tempfile.mkdtemp(prefix="crmhub-pg-", dir="/tmp")
+        shutil.chown(self.dir, "postgres", "postgres")
+        await self._as_postgres(
+            f"{self.bin}/initdb",
+            "-D",
+            f"{self.dir}/data",
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+        )
+        await self.pg_ctl("start")
+
+    async def pg_ctl(self, action: str, *extra: str) -> None:
+        options = (
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c max_connections=200"
+        )
+        await self._as_postgres(
+            f"{self.bin}/pg_ctl",
+            "-D",
+            f"{self.dir}/data",
+            "-o",
+            options,
+            "-w",
+            "-l",
+            f"{self.dir}/server.log",
+            *extra,
+            action,
+        )
+
+    async def restart_immediately(self) -> None:
+        """Like a crash and a recovery: `-m immediate` skips the shutdown checkpoint."""
+        await self.pg_ctl("restart", "-m", "immediate")
+
+    async def stop(self) -> None:
+        import shutil
+
+        if self.dir:
+            with contextlib.suppress(AssertionError):
+                await self.pg_ctl("stop", "-m", "immediate")
+            shutil.rmtree(self.dir, ignore_errors=True)
