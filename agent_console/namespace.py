@@ -21,6 +21,7 @@ from hub.actions.wrap_up import wrap_up
 from hub.auth import agent_for_token
 from hub.context import Hub
 from hub.errors import HubError, Invalid, NotFound
+from hub.middleware import UNAVAILABLE, unavailable
 from hub.origins import same_origin
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,10 @@ class AgentNamespace(socketio.AsyncNamespace):
             return {"ok": True, **await work(agent.id)}
         except HubError as exc:
             return exc.to_dict()
-        except Exception:
+        except Exception as exc:
+            if unavailable(exc):
+                log.warning("agent command: dependency unavailable (%s)", exc)
+                return UNAVAILABLE
             log.exception("agent command failed")
             return {"ok": False, "error": "internal", "message": "something went wrong"}
 

@@ -18,6 +18,7 @@ from hub.board import board
 from hub.context import Hub
 from hub.customers import customer_card
 from hub.errors import Forbidden, HubError, Invalid, NotFound
+from hub.middleware import UNAVAILABLE, unavailable
 from hub.models import Agent, AuditLog, Interaction
 from hub.origins import same_origin
 
@@ -72,7 +73,10 @@ class SupervisorNamespace(socketio.AsyncNamespace):
             return {"ok": True, **await work(await self._supervisor(sid))}
         except HubError as exc:
             return exc.to_dict()
-        except Exception:
+        except Exception as exc:
+            if unavailable(exc):
+                log.warning("supervisor command: dependency unavailable (%s)", exc)
+                return UNAVAILABLE
             log.exception("supervisor command failed")
             return {"ok": False, "error": "internal", "message": "something went wrong"}
 

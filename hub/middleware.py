@@ -23,6 +23,7 @@ CSP = (
 
 
 RETRY_AFTER_S = 5
+UNAVAILABLE = {"ok": False, "error": "unavailable", "message": "please retry in a few seconds"}
 
 
 def unavailable(exc: BaseException) -> bool:

@@ -113,7 +113,7 @@ class Webhooks:
 
     async def deliver(self, http: aiohttp.ClientSession, n: int) -> None:
         sid = f"{SID_PREFIX}{n}"
-        form = sms_form(sid, f"+1415556{n:04d}", f"fault message {n}")
+        form = sms_form(sid, f"+1415556{n % 10_000:04d}", f"fault message {n}")
         sig = twilio_signature(TEST_AUTH_TOKEN, TEST_PUBLIC_URL + "/webhooks/twilio/sms", form)
         deadline = time.monotonic() + self.give_up_s
         for attempt in itertools.count():
@@ -129,6 +129,8 @@ class Webhooks:
                     if resp.status == 200:
                         self.accepted.add(sid)
                         return
+                    if 400 <= resp.status < 500 and resp.status != 429:
+                        return  # the request itself is wrong: no retry fixes it
                     if resp.headers.get("Retry-After"):
                         self.retry_after_seen += 1
             except (aiohttp.ClientError, TimeoutError) as exc:

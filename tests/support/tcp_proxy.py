@@ -1,5 +1,6 @@
 """A loopback TCP proxy for fault tests: forwards bytes both ways and, when told, resets the
-connection after the server has sent N more bytes (a link dropped in the middle of a reply)."""
+connection after the server has sent N more bytes (a link dropped in the middle of a reply),
+adds latency to every chunk (a slow link), or resets every open connection at once."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ class TcpProxy:
         self.port = 0
         self.cut_after: int | None = None  # bytes server -> client, then reset
         self.cuts = 0
+        self.delay_s = 0.0  # added before each chunk is forwarded, both ways
+        self._writers: set[asyncio.StreamWriter] = set()
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -32,6 +35,13 @@ class TcpProxy:
             with contextlib.suppress(BaseException):
                 await task
 
+    def reset_all(self) -> int:
+        """RST every open connection (clients reconnect through the proxy)."""
+        writers = list(self._writers)
+        for writer in writers:
+            _reset(writer)
+        return len(writers)
+
     def drop_after(self, nbytes: int) -> None:
         """The next connection is reset after the server sent `nbytes` more bytes."""
         self.cut_after = nbytes
@@ -46,22 +56,26 @@ class TcpProxy:
         except OSError:
             writer.close()
             return
+        self._writers.update((writer, up_writer))
         try:
             await asyncio.gather(
                 self._pipe(reader, up_writer, None),
                 self._pipe(up_reader, writer, budget),
             )
-        except (ConnectionError, _Cut):
+        except (ConnectionError, _Cut, OSError):
             pass
         finally:
             for w in (writer, up_writer):
                 _reset(w)
+                self._writers.discard(w)
             self._tasks.discard(task)
 
     async def _pipe(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, budget: int | None
     ) -> None:
-        while data := await reader.read(4096):
+        while data := await reader.read(65536):
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
             if budget is not None:
                 if len(data) >= budget:
                     writer.write(data[:budget])
