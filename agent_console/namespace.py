@@ -19,9 +19,9 @@ from hub.actions.start_call import start_call
 from hub.actions.transfer_interaction import transfer_interaction
 from hub.actions.wrap_up import wrap_up
 from hub.auth import agent_for_token
+from hub.availability import UNAVAILABLE, unavailable
 from hub.context import Hub
 from hub.errors import HubError, Invalid, NotFound
-from hub.middleware import UNAVAILABLE, unavailable
 from hub.origins import same_origin
 
 log = logging.getLogger(__name__)

@@ -14,11 +14,11 @@ from agent_console.broadcaster import SUPERVISOR_NS, peek_room
 from agent_console.presenter import interaction_dict, messages_of
 from hub.actions.reassign_interaction import reassign_interaction
 from hub.auth import agent_for_token
+from hub.availability import UNAVAILABLE, unavailable
 from hub.board import board
 from hub.context import Hub
 from hub.customers import customer_card
 from hub.errors import Forbidden, HubError, Invalid, NotFound
-from hub.middleware import UNAVAILABLE, unavailable
 from hub.models import Agent, AuditLog, Interaction
 from hub.origins import same_origin
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 import time
 
-import redis.exceptions as redis_exc
-import sqlalchemy.exc as sa_exc
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from channels.base import ChannelError, SignatureError
 from hub.app_keys import HUB
+from hub.availability import RETRY_AFTER_S, unavailable
 from hub.errors import Forbidden, HubError, Invalid
 
 log = logging.getLogger(__name__)
@@ -20,22 +19,6 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
-
-
-RETRY_AFTER_S = 5
-UNAVAILABLE = {"ok": False, "error": "unavailable", "message": "please retry in a few seconds"}
-
-
-def unavailable(exc: BaseException) -> bool:
-    """A dependency is down or unreachable (not a bug in the request): Redis refused, the
-    database restarting, a connection reset or timed out, SQLite's writer lock held too long."""
-    if isinstance(exc, redis_exc.ConnectionError | redis_exc.TimeoutError | OSError | TimeoutError):
-        return True
-    if isinstance(exc, sa_exc.DBAPIError):
-        return not isinstance(
-            exc, sa_exc.IntegrityError | sa_exc.ProgrammingError | sa_exc.DataError
-        )
-    return isinstance(exc, sa_exc.TimeoutError)  # the connection pool is exhausted
 
 
 def service_unavailable(message: str) -> web.Response:
