@@ -1,8 +1,9 @@
 """`python -m bench [--smoke]`: the benchmark suite, one summary table. Every figure is compared
 with a baseline measured in the same run on the same machine (docs/performance.md).
 
-Built so far: B1 (inbound SMS to agent vs hello-world and signature-only handlers) and B3 (routing
-decisions vs heapq). B2 (fan-out), B4 (scale-out) and B5 (outbox drain) are not built yet.
+Built so far: B1 (inbound SMS to agent vs hello-world and signature-only handlers), B3 (routing
+decisions vs heapq) and B5 (outbox drain vs raw send loops). B2 (fan-out) and B4 (scale-out) are
+not built yet.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def routing_rows(smoke: bool) -> list[Row]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds")
-    parser.add_argument("--only", choices=["b1", "b3"], help="one benchmark")
+    parser.add_argument("--only", choices=["b1", "b3", "b5"], help="one benchmark")
     args = parser.parse_args(argv)
     rows: list[Row] = []
     if args.only in (None, "b3"):
@@ -62,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.inbound import run
 
         rows += asyncio.run(run(smoke=args.smoke))
+    if args.only in (None, "b5"):
+        from bench.outbox_drain import run as drain
+
+        rows += asyncio.run(drain(smoke=args.smoke))
     width = max(len(r[0]) for r in rows)
     mid = max(len(r[1]) for r in rows)
     print(f"{'benchmark':<{width}}  {'measured':<{mid}}  against the same-run baseline")

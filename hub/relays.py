@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import replace
 from datetime import timedelta
@@ -20,6 +21,7 @@ from hub.models import Interaction, Message, OutboxEntry
 log = logging.getLogger(__name__)
 
 MAX_SEND_ATTEMPTS = 8
+SEND_BATCH = 50
 RELAY_GRACE_S = 5.0  # events younger than this are still being published by their writer
 
 
@@ -64,7 +66,7 @@ async def _claim_sends(hub: Hub) -> list[OutboxEntry]:
                     col(OutboxEntry.next_attempt_at) <= now,
                 )
                 .order_by(col(OutboxEntry.next_attempt_at))
-                .limit(20)
+                .limit(SEND_BATCH)
             )
         ).all()
     claimed = []
@@ -86,14 +88,34 @@ async def _claim_sends(hub: Hub) -> list[OutboxEntry]:
 
 
 async def relay_sends(hub: Hub) -> int:
-    """Send every due outbound message through its channel adapter; returns how many were tried."""
-    claimed = await _claim_sends(hub)
-    for entry in claimed:
-        if entry.kind == "connect":
-            await _connect_one(hub, entry)
-        else:
-            await _send_one(hub, entry)
-    return len(claimed)
+    """Send every due outbound message through its channel adapter; returns how many were tried.
+
+    Drains in batches until nothing is due (a burst of 5,000 replies used to go out 20 per
+    2-second tick), with `send_concurrency` sends in flight: providers answer in tens of ms and
+    one slow send must not hold up the rest."""
+    gate = asyncio.Semaphore(max(1, hub.settings.send_concurrency))
+
+    async def in_order(entries: list[OutboxEntry]) -> None:
+        """One conversation's sends one after the other, so the customer reads them in order."""
+        async with gate:
+            for entry in entries:
+                if entry.kind == "connect":
+                    await _connect_one(hub, entry)
+                else:
+                    await _send_one(hub, entry)
+
+    total = 0
+    while not hub.shutdown.requested:
+        claimed = await _claim_sends(hub)
+        conversations: dict[str, list[OutboxEntry]] = {}
+        for entry in claimed:
+            key = str(entry.payload.get("interaction_id") or entry.id)
+            conversations.setdefault(key, []).append(entry)
+        await asyncio.gather(*(in_order(group) for group in conversations.values()))
+        total += len(claimed)
+        if len(claimed) < SEND_BATCH:
+            break
+    return total
 
 
 async def _connect_one(hub: Hub, entry: OutboxEntry) -> None:

@@ -222,6 +222,7 @@ class Settings(BaseSettings):
     # After a process dies: its claimed outbound sends and unacknowledged bus events go to
     # another process after these many seconds (a send is retried, so it may go out twice).
     send_claim_s: float = 120.0
+    send_concurrency: int = 8  # outbound sends in flight per process
     max_inflight_requests: int = 512  # more concurrent API/webhook requests: 503 + Retry-After
     bus_claim_after_s: float = 30.0
     twilio: TwilioSettings = TwilioSettings()

@@ -76,6 +76,10 @@ async def _queue_transcript(hub: Hub, tx: Tx, it: Interaction, address: str) -> 
     )
     tx.session.add(message)
     tx.session.add(
-        OutboxEntry(kind="send", payload={"message_id": message.id}, next_attempt_at=hub.now())
+        OutboxEntry(
+            kind="send",
+            payload={"message_id": message.id, "interaction_id": message.interaction_id},
+            next_attempt_at=hub.now(),
+        )
     )
     tx.emit(MessageCreated(message_id=message.id, interaction_id=it.id, direction="out"))

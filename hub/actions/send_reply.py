@@ -50,7 +50,11 @@ async def send_reply(
         )
         tx.session.add(message)
         tx.session.add(
-            OutboxEntry(kind="send", payload={"message_id": message.id}, next_attempt_at=now)
+            OutboxEntry(
+                kind="send",
+                payload={"message_id": message.id, "interaction_id": interaction.id},
+                next_attempt_at=now,
+            )
         )
         tx.emit(
             MessageCreated(message_id=message.id, interaction_id=interaction.id, direction="out")

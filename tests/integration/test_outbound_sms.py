@@ -137,3 +137,39 @@ async def test_a_reply_to_an_interaction_not_yours_is_refused(client: Any) -> No
         await send_reply(hub, alice_id, message.interaction_id, "   ")
     with pytest.raises(Invalid):
         await send_reply(hub, alice_id, message.interaction_id, "x" * 10_001)
+
+
+async def test_a_burst_of_replies_drains_in_one_pass_in_order_per_conversation(
+    client: Any, twilio: FakeTwilio
+) -> None:
+    """Before, one pass sent 20 and the rest waited for the next 2-second tick (10 per second)."""
+    hub = hub_of(client)
+    agent = await add_agent(hub, "alice", available=True)
+    async with hub.store.transaction() as session:
+        from hub.models import Agent
+
+        row = await session.get(Agent, agent.id)
+        assert row is not None
+        row.capacity = {"sms": 3}
+        session.add(row)
+    phones = [f"+1415555012{n}" for n in range(3)]
+    for n, phone in enumerate(phones):
+        await post_sms(client, f"SMburst{n}", phone, "hello")
+    await route_interactions(hub)
+    from sqlmodel import select
+
+    from hub.models import Interaction
+
+    async with hub.store.session() as session:
+        its = (await session.exec(select(Interaction))).all()
+    for it in its:
+        await accept_offer(hub, agent.id, it.id)
+    for k in range(25):
+        for it in its:
+            await send_reply(hub, agent.id, it.id, f"part {k}")
+    assert await relay_sends(hub) == 75
+    sent = twilio.messages()
+    assert len(sent) == 75
+    for phone in phones:
+        bodies = [r.form["Body"] for r in sent if r.form["To"] == phone]
+        assert bodies == [f"part {k}" for k in range(25)]

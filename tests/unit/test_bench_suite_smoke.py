@@ -25,3 +25,5 @@ def test_the_benchmark_suite_runs_in_smoke_mode() -> None:
     assert any(n.startswith("B1 hub webhook throughput") for n in names)
     assert any(n.startswith("B3 decide()") for n in names)
     assert "lost 0, duplicate offers 0" in done.stdout
+    assert any(n.startswith("B5 outbox drain") for n in names)
+    assert "left 0, twice: 0 emails, 0 SMS" in done.stdout
