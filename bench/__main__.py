@@ -55,6 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds")
     parser.add_argument("--only", choices=["b1", "b3", "b5"], help="one benchmark")
+    parser.add_argument(
+        "--db",
+        choices=["sqlite", "postgres"],
+        default="sqlite",
+        help="B1's database: the embedded default or the local PostgreSQL",
+    )
     args = parser.parse_args(argv)
     rows: list[Row] = []
     if args.only in (None, "b3"):
@@ -62,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "b1"):
         from bench.inbound import run
 
-        rows += asyncio.run(run(smoke=args.smoke))
+        rows += asyncio.run(run(smoke=args.smoke, db=args.db))
     if args.only in (None, "b5"):
         from bench.outbox_drain import run as drain
 

@@ -88,13 +88,27 @@ async def start_baseline(mode: str) -> tuple[asyncio.subprocess.Process, str]:
     raise RuntimeError(f"baseline {mode} did not start")
 
 
-async def start_hub(agents: int) -> tuple[HubProcess, list[str], str]:
-    """A hub process on a fresh SQLite file; returns it, agent tokens and its public URL."""
-    tmp = tempfile.mkdtemp(prefix="crmhub-bench-")
+async def fresh_database(db: str) -> str:
+    """A new SQLite file, or a new database on the local PostgreSQL (dropped and recreated)."""
+    if db == "sqlite":
+        return f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='crmhub-bench-')}/hub.db"
+    import asyncpg
+
+    admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
+    try:
+        await admin.execute("DROP DATABASE IF EXISTS crmhub_bench WITH (FORCE)")
+        await admin.execute("CREATE DATABASE crmhub_bench")
+    finally:
+        await admin.close()
+    return "postgresql+asyncpg://postgres@127.0.0.1:5432/crmhub_bench"
+
+
+async def start_hub(agents: int, db: str = "sqlite") -> tuple[HubProcess, list[str], str]:
+    """A hub process on a fresh database; returns it, agent tokens and its public URL."""
     port = free_port()
     public = f"http://127.0.0.1:{port}"
     env = {
-        "CRMHUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/hub.db",
+        "CRMHUB_DATABASE_URL": await fresh_database(db),
         "CRMHUB_TWILIO__AUTH_TOKEN": AUTH_TOKEN,
         "CRMHUB_TWILIO__API_BASE_URL": "http://127.0.0.1:9",  # replies are not part of B1
         "CRMHUB_PUBLIC_BASE_URL": public,
@@ -202,7 +216,7 @@ async def open_loop(
     }
 
 
-async def run(smoke: bool = False) -> list[tuple[str, str, str]]:
+async def run(smoke: bool = False, db: str = "sqlite") -> list[tuple[str, str, str]]:
     seconds = 1.5 if smoke else 8.0
     concurrency = 8 if smoke else 32
     agents = 3 if smoke else 50
@@ -215,7 +229,7 @@ async def run(smoke: bool = False) -> list[tuple[str, str, str]]:
         finally:
             proc.terminate()
             await proc.wait()
-    hub, tokens, public = await start_hub(agents)
+    hub, tokens, public = await start_hub(agents, db)
     consoles: list[Console] = []
     seen: dict[str, list[float]] = {}
     try:
@@ -249,7 +263,7 @@ async def run(smoke: bool = False) -> list[tuple[str, str, str]]:
     )
     rows.append(
         (
-            "B1 hub webhook throughput",
+            f"B1 hub webhook throughput ({db})",
             f"{hub_result.rps:.0f} req/s",
             f"{hub_result.rps / hello:.2f} x hello (target >= 0.35)",
         )
