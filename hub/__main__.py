@@ -41,6 +41,16 @@ async def _serve(settings: Settings) -> None:
         await runner.cleanup()
 
 
+def run_server(settings: Settings) -> None:
+    """uvloop when configured (`event_loop = "uvloop"`, an optional extra); asyncio otherwise."""
+    if settings.event_loop == "uvloop":
+        import uvloop
+
+        uvloop.run(_serve(settings))
+    else:
+        asyncio.run(_serve(settings))
+
+
 async def _migrate(settings: Settings) -> None:
     hub = build_hub(settings)
     await hub.store.migrate()
@@ -149,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     log_redaction.install(settings)
     try:
         if args.command in ("serve", "demo"):
-            asyncio.run(_serve(settings))
+            run_server(settings)
         elif args.command == "migrate":
             asyncio.run(_migrate(settings))
         elif args.command == "create-agent":

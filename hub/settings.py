@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import (
@@ -218,6 +218,7 @@ class Settings(BaseSettings):
     max_attachments_per_message: int = 20
     demo_data: bool = False
     log_level: str = "INFO"
+    event_loop: Literal["asyncio", "uvloop"] = "asyncio"  # uvloop: pip install crmhub[fast]
     run_background: bool = True  # pollers, relays and the routing ticker
     # After a process dies: its claimed outbound sends and unacknowledged bus events go to
     # another process after these many seconds (a send is retried, so it may go out twice).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -14,6 +15,8 @@ from hub.models import Agent, Interaction, Offer, RoutingFence
 from hub.routing_snapshot import load_snapshot
 from routing.engine import decide
 from routing.types import Decision
+
+M = TypeVar("M", Interaction, Agent)
 
 
 async def route_interactions(hub: Hub) -> int:
@@ -31,8 +34,19 @@ async def route_interactions(hub: Hub) -> int:
         await expire_offers(hub, tx, now)
         snapshot = await load_snapshot(tx.session, hub.settings, now)
         decisions = decide(snapshot, now.timestamp())
+        # Two queries for every row the offers touch (was two round trips per offer: a 50-offer
+        # pass on SQLite took 440 ms, most of it in 100 single-row SELECTs).
+        its = await _by_id(tx, Interaction, {d.interaction_id for d in decisions})
+        agents = await _by_id(tx, Agent, {d.agent_id for d in decisions})
         for decision in decisions:
-            await _make_offer(hub, tx, decision, now)
+            _make_offer(
+                hub,
+                tx,
+                decision,
+                now,
+                its.get(decision.interaction_id),
+                agents.get(decision.agent_id),
+            )
     hub.metrics.routing_pass.observe(time.perf_counter() - started)
     return len(decisions)
 
@@ -112,9 +126,21 @@ async def requeue(
     return True
 
 
-async def _make_offer(hub: Hub, tx: Tx, decision: Decision, now: datetime) -> None:
-    interaction = await tx.session.get(Interaction, decision.interaction_id)
-    agent = await tx.session.get(Agent, decision.agent_id)
+async def _by_id(tx: Tx, model: type[M], ids: set[str]) -> dict[str, M]:
+    if not ids:
+        return {}
+    rows = (await tx.session.exec(select(model).where(col(model.id).in_(ids)))).all()
+    return {row.id: row for row in rows}
+
+
+def _make_offer(
+    hub: Hub,
+    tx: Tx,
+    decision: Decision,
+    now: datetime,
+    interaction: Interaction | None,
+    agent: Agent | None,
+) -> None:
     if interaction is None or agent is None or interaction.state != "queued":
         return
     expires = now + timedelta(seconds=hub.settings.routing.offer_timeout_s)

@@ -80,7 +80,7 @@ async def test_a_process_killed_during_an_outbound_send_loses_no_reply(
 ) -> None:
     """Killed after Twilio accepted a reply but before it was recorded: when the process is
     started again, the claim has expired and the reply goes out again. At-least-once: nothing
-    lost, and the one message in flight at the kill is the only one that may go out twice."""
+    lost, and only messages in flight at the kill (at most `send_concurrency`) go out twice."""
     hub = build_hub(make_settings(database_url=pg_url))
     agents = await add_agents(hub, 2, sms_capacity=10)
     env = hub_env(pg_url, redis_url, redis_prefix, CRMHUB_TWILIO__API_BASE_URL=twilio.base_url)
@@ -107,7 +107,8 @@ async def test_a_process_killed_during_an_outbound_send_loses_no_reply(
         assert doomed.proc is not None
         await asyncio.wait_for(doomed.proc.wait(), timeout=30)
         assert doomed.proc.returncode == -9
-        assert len(twilio.messages()) == 1
+        in_flight = len(twilio.messages())
+        assert 1 <= in_flight <= 8  # send_concurrency
         await restarted.start()
 
         async def all_sent() -> bool:
@@ -118,7 +119,7 @@ async def test_a_process_killed_during_an_outbound_send_loses_no_reply(
         await until(all_sent, timeout=30, what="every reply sent")
         bodies = Counter(r.form.get("Body") for r in twilio.messages())
         assert set(bodies) == {f"reply {n}" for n in range(10)}  # nothing lost
-        assert sum(n - 1 for n in bodies.values()) == 1  # the one in flight at the kill
+        assert 1 <= sum(n - 1 for n in bodies.values()) <= in_flight  # only those in flight
         await check_invariants(hub, webhooks.accepted)
     finally:
         for console in consoles:
