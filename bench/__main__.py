@@ -2,8 +2,8 @@
 with a baseline measured in the same run on the same machine (docs/performance.md).
 
 Built so far: B1 (inbound SMS to agent vs hello-world and signature-only handlers), B3 (routing
-decisions vs heapq) and B5 (outbox drain vs raw send loops). B2 (fan-out) and B4 (scale-out) are
-not built yet.
+decisions vs heapq), B4 (two processes vs one, PostgreSQL + Redis) and B5 (outbox drain vs raw
+send loops). B2 (fan-out) is not built yet.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def routing_rows(smoke: bool) -> list[Row]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds")
-    parser.add_argument("--only", choices=["b1", "b3", "b5"], help="one benchmark")
+    parser.add_argument("--only", choices=["b1", "b3", "b4", "b5"], help="one benchmark")
     parser.add_argument(
         "--db",
         choices=["sqlite", "postgres"],
@@ -69,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.inbound import run
 
         rows += asyncio.run(run(smoke=args.smoke, db=args.db))
+    if args.only in (None, "b4"):
+        from bench.scale_out import run as scale_out
+
+        rows += asyncio.run(scale_out(smoke=args.smoke))
     if args.only in (None, "b5"):
         from bench.outbox_drain import run as drain
 
