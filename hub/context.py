@@ -58,6 +58,7 @@ class Hub:
     shutdown: Shutdown = field(default_factory=Shutdown)
     inflight: int = 0  # API and webhook requests being handled (admission control)
     _published: list[str] = field(default_factory=list)
+    _unsettled: set[str] = field(default_factory=set)
 
     def now(self) -> datetime:
         return self.clock()
@@ -70,11 +71,21 @@ class Hub:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
         """Events go to the outbox inside the transaction and to the bus only after commit."""
-        async with self.store.transaction() as session:
-            tx = Tx(session)
-            yield tx
-            for event in tx.events:
-                session.add(OutboxEntry(id=event.event_id, kind="event", payload=event.to_wire()))
+        ids: list[str] = []
+        try:
+            async with self.store.transaction() as session:
+                tx = Tx(session)
+                yield tx
+                ids = [event.event_id for event in tx.events]
+                # Before the commit: the relay may read the rows the moment they are committed.
+                self._unsettled.update(ids)
+                for event in tx.events:
+                    session.add(
+                        OutboxEntry(id=event.event_id, kind="event", payload=event.to_wire())
+                    )
+        except BaseException:
+            self._unsettled.difference_update(ids)
+            raise
         failpoints.reach("tx.committed")
         await self.publish_committed(tx.events)
 
@@ -83,15 +94,27 @@ class Hub:
             try:
                 await self.bus.publish(event)
             except Exception:  # the outbox relay publishes it later
+                self._unsettled.discard(event.event_id)
                 log.warning("publish of %s failed; the outbox relay will retry", event.wire)
                 continue
             self._published.append(event.event_id)
         if self._published:
             self.kick("outbox")
 
-    def take_published(self) -> list[str]:
-        done, self._published = self._published, []
-        return done
+    def is_unsettled(self, event_id: str) -> bool:
+        """This process is publishing the event, or published it and has not marked it yet: the
+        relay must leave it alone however old it looks (a commit can outlast the grace period)."""
+        return event_id in self._unsettled
+
+    async def settle_published(self) -> None:
+        """Mark what this process published as done in the outbox."""
+        ids, self._published = self._published, []
+        try:
+            await self.mark_published(ids)
+        except BaseException:
+            self._published.extend(ids)
+            raise
+        self._unsettled.difference_update(ids)
 
     async def mark_published(self, ids: list[str]) -> None:
         if not ids:

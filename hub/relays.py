@@ -27,7 +27,7 @@ RELAY_GRACE_S = 5.0  # events younger than this are still being published by the
 
 async def relay_events(hub: Hub) -> int:
     """Publish events whose writer could not (bus down, process died between commit and publish)."""
-    await hub.mark_published(hub.take_published())
+    await hub.settle_published()
     cutoff = hub.now() - timedelta(seconds=RELAY_GRACE_S)
     async with hub.store.session() as session:
         rows = (
@@ -44,6 +44,8 @@ async def relay_events(hub: Hub) -> int:
         ).all()
     sent: list[str] = []
     for row in rows:
+        if hub.is_unsettled(row.id):
+            continue
         try:
             await hub.bus.publish(from_wire(dict(row.payload)))
         except Exception:
