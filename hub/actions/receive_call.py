@@ -28,8 +28,9 @@ async def someone_can_answer(hub: Hub, queue_id: str) -> bool:
         queue = await session.get(Queue, queue_id)
         if queue is None or not is_open(queue_view(queue), hub.now().timestamp()):
             return False
-        agents = (await session.exec(select(Agent).where(Agent.status == "available"))).all()
-    return any(queue_id in a.queues for a in agents)
+        # Only the column: one chat message used to build an ORM object per available agent.
+        served = (await session.exec(select(Agent.queues).where(Agent.status == "available"))).all()
+    return any(queue_id in queues for queues in served)
 
 
 async def receive_call(hub: Hub, contact: InboundContact) -> CallAnswer:
