@@ -1,9 +1,9 @@
 """`python -m bench [--smoke]`: the benchmark suite, one summary table. Every figure is compared
 with a baseline measured in the same run on the same machine (docs/performance.md).
 
-Built so far: B1 (inbound SMS to agent vs hello-world and signature-only handlers), B3 (routing
-decisions vs heapq), B4 (two processes vs one, PostgreSQL + Redis) and B5 (outbox drain vs raw
-send loops). B2 (fan-out) is not built yet.
+B1 inbound SMS to agent (vs hello-world and signature-only handlers), B2 web-chat fan-out (vs a
+raw python-socketio relay), B3 routing decisions (vs heapq), B4 two processes vs one
+(PostgreSQL + Redis), B5 outbox drain (vs raw send loops).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def routing_rows(smoke: bool) -> list[Row]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds")
-    parser.add_argument("--only", choices=["b1", "b3", "b4", "b5"], help="one benchmark")
+    parser.add_argument("--only", choices=["b1", "b2", "b3", "b4", "b5"], help="one benchmark")
     parser.add_argument(
         "--db",
         choices=["sqlite", "postgres"],
@@ -69,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.inbound import run
 
         rows += asyncio.run(run(smoke=args.smoke, db=args.db))
+    if args.only in (None, "b2"):
+        from bench.fanout import run as fanout
+
+        rows += asyncio.run(fanout(smoke=args.smoke))
     if args.only in (None, "b4"):
         from bench.scale_out import run as scale_out
 

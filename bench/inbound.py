@@ -103,24 +103,17 @@ async def fresh_database(db: str) -> str:
     return "postgresql+asyncpg://postgres@127.0.0.1:5432/crmhub_bench"
 
 
-async def start_hub(agents: int, db: str = "sqlite") -> tuple[HubProcess, list[str], str]:
-    """A hub process on a fresh database; returns it, agent tokens and its public URL."""
-    port = free_port()
-    public = f"http://127.0.0.1:{port}"
-    env = {
-        "CRMHUB_DATABASE_URL": await fresh_database(db),
-        "CRMHUB_TWILIO__AUTH_TOKEN": AUTH_TOKEN,
-        "CRMHUB_TWILIO__API_BASE_URL": "http://127.0.0.1:9",  # replies are not part of B1
-        "CRMHUB_PUBLIC_BASE_URL": public,
-        "CRMHUB_ROUTING__WRAPUP_S": "0",
-        "CRMHUB_ROUTING__TICK_S": "0.5",
-        "CRMHUB_LOG_LEVEL": "WARNING",
-    }
-    hub = HubProcess(env)
-    hub.port, hub.url = port, public
-    hub.env["CRMHUB_PORT"] = str(port)
-    await hub.start()
-    os.environ.update({k: v for k, v in env.items() if k != "CRMHUB_PORT"})
+async def create_accounts(
+    db_url: str,
+    count: int,
+    *,
+    prefix: str = "bench",
+    role: str = "agent",
+    capacity: dict[str, int] | None = None,
+) -> list[str]:
+    """Console accounts straight in the store, with a token each: 50 logins from one address
+    would hit the login rate limit (and measure argon2, which is no benchmark's subject)."""
+    os.environ.update({"CRMHUB_DATABASE_URL": db_url})
     from hub.actions.create_agent import create_agent
     from hub.app import build_hub
     from hub.auth import issue_token
@@ -128,21 +121,45 @@ async def start_hub(agents: int, db: str = "sqlite") -> tuple[HubProcess, list[s
     from hub.settings import load_settings
 
     local = build_hub(load_settings())
+    await local.store.migrate()
     tokens = []
     try:
-        for n in range(agents):
-            agent = await create_agent(local, f"bench{n}", "bench password 123")
-            # Tokens straight from the store: 50 logins from one address would hit the login
-            # rate limit (and measure argon2, which is not B1's subject).
+        for n in range(count):
+            agent = await create_agent(local, f"{prefix}{n}", "bench password 123", role=role)
             tokens.append(await issue_token(local, agent.id))
             async with local.store.transaction() as session:
                 row = await session.get(Agent, agent.id)
                 assert row is not None
-                row.capacity = {"sms": 50, "voice": 1, "chat": 3, "email": 5}
+                row.capacity = capacity or {"sms": 50, "voice": 1, "chat": 3, "email": 5}
                 session.add(row)
     finally:
         await local.store.close()
-    return hub, tokens, public
+    return tokens
+
+
+async def start_hub(
+    agents: int, db: str = "sqlite", *, env: dict[str, str] | None = None
+) -> tuple[HubProcess, str, str]:
+    """A hub process on a fresh database; returns it, its database URL and its public URL."""
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
+    db_url = await fresh_database(db)
+    hub = HubProcess(
+        {
+            "CRMHUB_DATABASE_URL": db_url,
+            "CRMHUB_TWILIO__AUTH_TOKEN": AUTH_TOKEN,
+            "CRMHUB_TWILIO__API_BASE_URL": "http://127.0.0.1:9",  # replies are not benchmarked
+            "CRMHUB_PUBLIC_BASE_URL": public,
+            "CRMHUB_ROUTING__WRAPUP_S": "0",
+            "CRMHUB_ROUTING__TICK_S": "0.5",
+            "CRMHUB_LOG_LEVEL": "WARNING",
+            **(env or {}),
+        }
+    )
+    hub.port, hub.url = port, public
+    hub.env["CRMHUB_PORT"] = str(port)
+    await hub.start()
+    return hub, db_url, public
 
 
 class Console:
@@ -229,7 +246,8 @@ async def run(smoke: bool = False, db: str = "sqlite") -> list[tuple[str, str, s
         finally:
             proc.terminate()
             await proc.wait()
-    hub, tokens, public = await start_hub(agents, db)
+    hub, db_url, public = await start_hub(agents, db)
+    tokens = await create_accounts(db_url, agents)
     consoles: list[Console] = []
     seen: dict[str, list[float]] = {}
     try:

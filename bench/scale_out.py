@@ -12,7 +12,7 @@ import sys
 import time
 from typing import Any
 
-from bench.inbound import AUTH_TOKEN, Console, closed_loop, fresh_database
+from bench.inbound import AUTH_TOKEN, Console, closed_loop, create_accounts, fresh_database
 from tests.support.processes import HubProcess, free_port
 
 
@@ -28,31 +28,6 @@ async def start_proxy(port: int, upstreams: list[int]) -> asyncio.subprocess.Pro
     assert proc.stdout is not None
     await proc.stdout.readline()  # "ready"
     return proc
-
-
-async def agents_and_tokens(db_url: str, count: int) -> list[str]:
-    os.environ.update({"CRMHUB_DATABASE_URL": db_url, "CRMHUB_REDIS_URL": ""})
-    from hub.actions.create_agent import create_agent
-    from hub.app import build_hub
-    from hub.auth import issue_token
-    from hub.models import Agent
-    from hub.settings import load_settings
-
-    local = build_hub(load_settings())
-    await local.store.migrate()
-    tokens = []
-    try:
-        for n in range(count):
-            agent = await create_agent(local, f"bench{n}", "bench password 123")
-            tokens.append(await issue_token(local, agent.id))
-            async with local.store.transaction() as session:
-                row = await session.get(Agent, agent.id)
-                assert row is not None
-                row.capacity = {"sms": 50, "voice": 1, "chat": 3, "email": 5}
-                session.add(row)
-    finally:
-        await local.store.close()
-    return tokens
 
 
 async def double_offers(db_url: str) -> int:
@@ -80,7 +55,8 @@ async def double_offers(db_url: str) -> int:
 
 async def one_setup(processes: int, seconds: float, agents: int) -> dict[str, Any]:
     db_url = await fresh_database("postgres")
-    tokens = await agents_and_tokens(db_url, agents)
+    os.environ["CRMHUB_REDIS_URL"] = ""
+    tokens = await create_accounts(db_url, agents)
     public_port = free_port()
     public = f"http://127.0.0.1:{public_port}"
     env = {
