@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         "--db",
         choices=["sqlite", "postgres"],
         default="sqlite",
-        help="B1's database: the embedded default or the local PostgreSQL",
+        help="the database of B1 and B2: the embedded default or the local PostgreSQL",
     )
     args = parser.parse_args(argv)
     rows: list[Row] = []
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "b2"):
         from bench.fanout import run as fanout
 
-        rows += asyncio.run(fanout(smoke=args.smoke))
+        rows += asyncio.run(fanout(smoke=args.smoke, db=args.db))
     if args.only in (None, "b4"):
         from bench.scale_out import run as scale_out
 

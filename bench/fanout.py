@@ -231,13 +231,13 @@ async def raw_baseline(sizes: Sizes) -> dict[str, Any]:
         await proc.wait()
 
 
-async def hub_run(sizes: Sizes) -> dict[str, Any]:
+async def hub_run(sizes: Sizes, db: str = "sqlite") -> dict[str, Any]:
     env = {
         # Every visitor comes from 127.0.0.1: the per-address limit would refuse the test.
         "CRMHUB_CHAT__MAX_MESSAGES_PER_MINUTE_PER_IP": "100000000",
         "CRMHUB_ROUTING__OFFER_TIMEOUT_S": "300",
     }
-    hub, db_url, public = await start_hub(sizes.agents, env=env)
+    hub, db_url, public = await start_hub(sizes.agents, db, env=env)
     try:
         per_agent = -(-sizes.visitors // sizes.agents) + 1
         capacity = {"sms": 1, "voice": 1, "chat": per_agent, "email": 1}
@@ -259,10 +259,10 @@ async def hub_run(sizes: Sizes) -> dict[str, Any]:
         await hub.stop()
 
 
-async def run(smoke: bool = False) -> list[tuple[str, str, str]]:
+async def run(smoke: bool = False, db: str = "sqlite") -> list[tuple[str, str, str]]:
     sizes = SMOKE if smoke else FULL
     raw = await raw_baseline(sizes)
-    hub = await hub_run(sizes)
+    hub = await hub_run(sizes, db)
     offered = sizes.visitors / sizes.interval_s
     shape = f"{sizes.visitors} visitors, {sizes.agents} agents, {sizes.supervisors} supervisors"
     rows = [
@@ -272,7 +272,7 @@ async def run(smoke: bool = False) -> list[tuple[str, str, str]]:
             f"p50 {raw['p50_ms']:.1f} / p99 {raw['p99_ms']:.1f} ms",
         ),
         (
-            "B2 hub chat fan-out",
+            f"B2 hub chat fan-out ({db})",
             f"{hub['rate']:.0f} msg/s delivered",
             f"{hub['rate'] / raw['rate']:.2f} x raw (target >= 0.5)" if raw["rate"] else "n/a",
         ),

@@ -121,28 +121,57 @@ def agent_view(agent: Agent, load: dict[str, int]) -> AgentView:
 async def load_snapshot(
     session: AsyncSession, settings: Settings, now: datetime | None = None
 ) -> RoutingSnapshot:
+    # The column queries below read the database, not the session: changes made in this
+    # transaction (an expired offer's excluded agent) must be flushed first.
+    await session.flush()
     queues = {q.id: queue_view(q) for q in (await session.exec(select(Queue))).all()}
+    # Columns, not ORM objects: the snapshot is rebuilt every routing pass and per queue
+    # position, and building two entities (with their JSON fields) per waiting row dominated.
     rows = (
-        await session.exec(
-            select(Interaction, Customer)
+        await session.exec(  # type: ignore[call-overload]
+            sa.select(  # sqlmodel types select() and exec() for at most four columns
+                col(Interaction.id),
+                col(Interaction.queue_id),
+                col(Interaction.channel),
+                col(Interaction.enqueued_at),
+                col(Interaction.preferred_agent_id),
+                col(Interaction.excluded_agent_ids),
+                col(Interaction.offered_agent_id),
+                col(Interaction.state),
+                col(Customer.tier),
+                col(Customer.lifetime_value),
+                col(Customer.language),
+            )
             .join(Customer, col(Customer.id) == col(Interaction.customer_id))
             .where(col(Interaction.state).in_(WAITING_STATES))
         )
     ).all()
     interactions = tuple(
         InteractionView(
-            id=it.id,
-            queue_id=it.queue_id,
-            channel=it.channel,
-            enqueued_at=epoch(it.enqueued_at),
-            tier=cust.tier,
-            lifetime_value=cust.lifetime_value,
-            language=cust.language or None,
-            preferred_agent_id=it.preferred_agent_id,
-            excluded_agent_ids=frozenset(it.excluded_agent_ids),
-            offered_to=it.offered_agent_id if it.state == "offered" else None,
+            id=iid,
+            queue_id=queue_id,
+            channel=channel,
+            enqueued_at=epoch(enqueued_at),
+            tier=tier,
+            lifetime_value=value,
+            language=language or None,
+            preferred_agent_id=preferred,
+            excluded_agent_ids=frozenset(excluded or ()),
+            offered_to=offered if state == "offered" else None,
         )
-        for it, cust in rows
+        for (
+            iid,
+            queue_id,
+            channel,
+            enqueued_at,
+            preferred,
+            excluded,
+            offered,
+            state,
+            tier,
+            value,
+            language,
+        ) in rows
     )
     block = settings.routing.pending_wrapup_block_s
     pending_since = now - timedelta(seconds=block) if now is not None and block > 0 else None
