@@ -6,9 +6,9 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-import socketio
 from sqlmodel import col, select
 
+from agent_console.guarded import GuardedNamespace
 from channels.base import ChannelError
 from channels.web_chat import (
     CHAT_NS,
@@ -48,7 +48,7 @@ def _text(data: Any, key: str, limit: int) -> str:
     return value.strip()[:limit] if isinstance(value, str) else ""
 
 
-class ChatNamespace(socketio.AsyncNamespace):
+class ChatNamespace(GuardedNamespace):
     def __init__(self, hub: Hub) -> None:
         super().__init__(CHAT_NS)
         self.hub = hub

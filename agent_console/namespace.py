@@ -6,9 +6,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import socketio
-
 from agent_console.broadcaster import AGENT_NS, agent_room, customer_room
+from agent_console.guarded import GuardedNamespace, failure_ack, refusal
 from agent_console.presenter import agent_dict, agent_state, message_dict
 from hub.actions.handle_offer import accept_offer, reject_offer
 from hub.actions.hang_up import hang_up
@@ -19,7 +18,6 @@ from hub.actions.start_call import start_call
 from hub.actions.transfer_interaction import transfer_interaction
 from hub.actions.wrap_up import wrap_up
 from hub.auth import agent_for_token
-from hub.availability import UNAVAILABLE, unavailable
 from hub.context import Hub
 from hub.errors import HubError, Invalid, NotFound
 from hub.origins import same_origin
@@ -39,7 +37,7 @@ def _field(data: Any, name: str, *, required: bool = True, limit: int = 200) -> 
     return value
 
 
-class AgentNamespace(socketio.AsyncNamespace):
+class AgentNamespace(GuardedNamespace):
     """Every client event returns an ack: {"ok": true, ...} or {"ok": false, "error", "message"}."""
 
     def __init__(self, hub: Hub) -> None:
@@ -53,14 +51,12 @@ class AgentNamespace(socketio.AsyncNamespace):
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         origin = environ.get("HTTP_ORIGIN")
         if origin and not same_origin(self.hub.settings, origin, environ):
-            raise socketio.exceptions.ConnectionRefusedError(
-                {"ok": False, "error": "forbidden", "message": "wrong origin"}
-            )
+            raise refusal({"ok": False, "error": "forbidden", "message": "wrong origin"})
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
             agent = await agent_for_token(self.hub, token if isinstance(token, str) else None)
         except HubError as exc:
-            raise socketio.exceptions.ConnectionRefusedError(exc.to_dict()) from None
+            raise refusal(exc.to_dict()) from None
         await self.save_session(sid, {"agent_id": agent.id, "token": token})
         await self.enter_room(sid, agent_room(agent.id))
         self.hub.metrics.sockets.labels(AGENT_NS).inc()
@@ -79,11 +75,7 @@ class AgentNamespace(socketio.AsyncNamespace):
         except HubError as exc:
             return exc.to_dict()
         except Exception as exc:
-            if unavailable(exc):
-                log.warning("agent command: dependency unavailable (%s)", exc)
-                return UNAVAILABLE
-            log.exception("agent command failed")
-            return {"ok": False, "error": "internal", "message": "something went wrong"}
+            return failure_ack(exc, "agent command")
 
     async def on_status(self, sid: str, data: Any = None) -> Ack:
         async def work(agent_id: str) -> Ack:

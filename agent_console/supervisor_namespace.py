@@ -8,13 +8,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import socketio
-
 from agent_console.broadcaster import SUPERVISOR_NS, peek_room
+from agent_console.guarded import GuardedNamespace, failure_ack, refusal
 from agent_console.presenter import interaction_dict, messages_of
 from hub.actions.reassign_interaction import reassign_interaction
 from hub.auth import agent_for_token
-from hub.availability import UNAVAILABLE, unavailable
 from hub.board import board
 from hub.context import Hub
 from hub.customers import customer_card
@@ -36,7 +34,7 @@ def _text(data: Any, name: str, *, required: bool = True) -> str:
     return value
 
 
-class SupervisorNamespace(socketio.AsyncNamespace):
+class SupervisorNamespace(GuardedNamespace):
     def __init__(self, hub: Hub) -> None:
         super().__init__(SUPERVISOR_NS)
         self.hub = hub
@@ -53,7 +51,7 @@ class SupervisorNamespace(socketio.AsyncNamespace):
             if agent.role not in ("supervisor", "admin"):
                 raise Forbidden("the supervisor board needs the supervisor role")
         except HubError as exc:
-            raise socketio.exceptions.ConnectionRefusedError(exc.to_dict()) from None
+            raise refusal(exc.to_dict()) from None
         await self.save_session(sid, {"token": token})
         await self.enter_room(sid, ROOM)
         self.watchers += 1
@@ -74,11 +72,7 @@ class SupervisorNamespace(socketio.AsyncNamespace):
         except HubError as exc:
             return exc.to_dict()
         except Exception as exc:
-            if unavailable(exc):
-                log.warning("supervisor command: dependency unavailable (%s)", exc)
-                return UNAVAILABLE
-            log.exception("supervisor command failed")
-            return {"ok": False, "error": "internal", "message": "something went wrong"}
+            return failure_ack(exc, "supervisor command")
 
     async def on_reassign(self, sid: str, data: Any = None) -> Ack:
         """{interaction_id, agent_id} or {interaction_id, queue_id}."""
