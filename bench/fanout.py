@@ -46,6 +46,7 @@ class Tally:
     accepted: int = 0
     boards: list[int] = field(default_factory=list)
     refused: int = 0
+    unanswered: int = 0  # no acknowledgement within DELIVERY_BOUND_S
     acks: asyncio.Event = field(default_factory=asyncio.Event)
 
     def on_message(self, data: Any) -> None:
@@ -152,7 +153,13 @@ async def drive(target: Target, sizes: Sizes) -> dict[str, Any]:
         )
 
     async def say(sio: socketio.AsyncClient, body: str) -> None:
-        ack = await sio.call("message", {"body": body}, namespace="/chat", timeout=DELIVERY_BOUND_S)
+        try:
+            ack = await sio.call(
+                "message", {"body": body}, namespace="/chat", timeout=DELIVERY_BOUND_S
+            )
+        except socketio.exceptions.TimeoutError:
+            tally.unanswered += 1
+            return
         tally.refused += not ack.get("ok")
 
     try:
@@ -200,6 +207,7 @@ async def drive(target: Target, sizes: Sizes) -> dict[str, Any]:
             "delivered": len(arrivals),
             "duplicates": sum(len(v) - 1 for v in tally.received.values()),
             "refused": tally.refused,
+            "unanswered": tally.unanswered,
             "rate": len(arrivals) / (max(arrivals) - min(window)) if arrivals else 0.0,
             "p50_ms": pct(latency, 0.5) * 1e3,
             "p99_ms": pct(latency, 0.99) * 1e3,
@@ -284,7 +292,8 @@ async def run(smoke: bool = False, db: str = "sqlite") -> list[tuple[str, str, s
         (
             "B2 delivered exactly once",
             f"{hub['delivered']} of {hub['sent']} (raw {raw['delivered']} of {raw['sent']})",
-            f"duplicates {hub['duplicates']}, refused {hub['refused']}",
+            f"duplicates {hub['duplicates']}, refused {hub['refused']}, "
+            f"unacknowledged {hub['unanswered']}",
         ),
         (
             "B2 memory per idle visitor connection",
