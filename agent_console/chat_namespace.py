@@ -143,8 +143,12 @@ class ChatNamespace(GuardedNamespace):
         try:
             visitor, ip = await self._visitor(sid)
             await self._rate_limit(visitor, ip)
+            client_id = data.get("id") if isinstance(data, dict) else None
             contact = chat_contact(
-                visitor, _text(data, "body", 100_000), max_chars=self.hub.settings.max_message_chars
+                visitor,
+                _text(data, "body", 100_000),
+                max_chars=self.hub.settings.max_message_chars,
+                client_id=client_id if isinstance(client_id, str) else None,
             )
             if not await someone_can_answer(self.hub, self.hub.settings.chat.queue):
                 # Left while nobody could answer: the reply goes by email or SMS (send_reply).
@@ -152,7 +156,11 @@ class ChatNamespace(GuardedNamespace):
             received = await receive_contact(
                 self.hub, contact, queue_id=self.hub.settings.chat.queue
             )
-            ranked = await queue_position(self.hub, received.interaction_id)
+            try:
+                ranked = await queue_position(self.hub, received.interaction_id)
+            except Exception as exc:  # stored already: an error now would invite a resend
+                log.warning("chat position unavailable (%s)", exc)
+                ranked = None
             return {
                 "ok": True,
                 "id": received.message_id,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -83,15 +84,26 @@ def visitor_room(identity: str) -> str:
     return f"visitor:{identity}"
 
 
-def chat_contact(visitor: Visitor, body: str, *, max_chars: int) -> InboundContact:
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+def chat_contact(
+    visitor: Visitor, body: str, *, max_chars: int, client_id: str | None = None
+) -> InboundContact:
+    """`client_id`: the widget's id for this message, kept across resends, so a message that
+    was stored but whose ack was lost (or said "retry") is stored once however often it is sent.
+    Scoped to the visitor: one visitor's ids can never match another's messages."""
     text = (body or "").strip()
     if not text:
         raise ChannelError("the message is empty")
     if len(text) > max_chars:
         raise ChannelError(f"messages are at most {max_chars} characters")
+    if client_id is not None and not CLIENT_ID.match(client_id):
+        raise ChannelError("a message id is 8-64 letters, digits, - or _")
+    ref = f"{visitor.visitor_id}:{client_id}" if client_id else secrets.token_hex(12)
     return InboundContact(
         channel="chat",
-        provider_ref=f"chat:{secrets.token_hex(12)}",
+        provider_ref=f"chat:{ref}",
         sender=visitor.identity,
         sender_name=visitor.name[:200],
         body=text,

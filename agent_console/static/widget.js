@@ -202,12 +202,22 @@
       connect({ name: nameInput.value, email: emailInput.value });
     });
   });
+  var pending = { body: null, id: null };
+  function messageId() {
+    var bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
   form.addEventListener("submit", function (e) {
     e.preventDefault();
     var body = input.value.trim();
     if (!body || !socket) return;
-    socket.emit("message", { body: body }, function (ack) {
+    // One id per message, kept while it is resent: the hub stores it once even when an
+    // earlier attempt was stored but answered with an error or lost its answer.
+    if (pending.body !== body) { pending = { body: body, id: messageId() }; }
+    socket.emit("message", { body: body, id: pending.id }, function (ack) {
       if (!ack || !ack.ok) { setStatus(T.error + ((ack && ack.message) || "")); return; }
+      pending = { body: null, id: null };
       input.value = "";
       addMessage({ id: ack.id, body: body, direction: "in" });
       showWaiting(ack);

@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from sqlmodel import select
 
 from channels.web_chat import identity_hash
 from hub.app import create_app
-from hub.models import Customer, CustomerIdentity, Interaction
+from hub.models import Customer, CustomerIdentity, Interaction, Message
 from tests.support.agent_client import AgentClient
 from tests.support.hubs import add_agent, hub_of, login
 from tests.support.visitor_client import VisitorClient
@@ -163,3 +164,22 @@ async def test_rating_is_stored(client: Any, agent: AgentClient) -> None:
         it = await s.get(Interaction, offer["interaction"]["id"])
     assert it is not None and it.meta["csat"] == 5
     await v.close()
+
+
+async def test_a_resent_message_with_its_id_is_stored_once(client: Any) -> None:
+    """The widget resends a message under the same id after an error ack; the hub may have
+    stored the first attempt (a failure after the commit), so the id makes the resend a no-op."""
+    v = await visitor(client, name="Vic")
+    other = await visitor(client, name="Eve")
+    first = await v.call("message", {"body": "my order is late", "id": "m-0001-abcd"})
+    again = await v.call("message", {"body": "my order is late", "id": "m-0001-abcd"})
+    assert first["ok"] and again["ok"] and again["id"] == first["id"]
+    # Another visitor using the same id gets a message of its own.
+    theirs = await other.call("message", {"body": "hello", "id": "m-0001-abcd"})
+    assert theirs["ok"] and theirs["id"] != first["id"]
+    assert (await v.call("message", {"body": "x", "id": "bad id!"}))["error"] == "invalid"
+    async with hub_of(client).store.session() as session:
+        bodies = (await session.exec(select(Message.body))).all()
+    assert sorted(bodies) == ["hello", "my order is late"]
+    await v.close()
+    await other.close()
