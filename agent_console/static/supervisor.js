@@ -42,6 +42,10 @@
     });
   }
 
+  // Where the supervisor chose to move each interaction: kept when the board is rebuilt (it is
+  // rebuilt on every change, and used to reset a choice made just before clicking Move).
+  const choices = new Map();
+
   // A select of agents and queues and a Move button: reassign this interaction.
   function actions(td, interactionId, currentAgent) {
     const peek = document.createElement("button");
@@ -62,11 +66,18 @@
       o.value = "queue:" + q.id; o.textContent = "queue " + q.name;
       select.appendChild(o);
     }
+    if (choices.has(interactionId)) {
+      select.value = choices.get(interactionId);
+      if (select.value !== choices.get(interactionId)) choices.delete(interactionId);  // gone
+    }
+    select.addEventListener("change", () => choices.set(interactionId, select.value));
     const move = document.createElement("button");
     move.type = "button"; move.textContent = "Move"; move.className = "move";
     move.addEventListener("click", () => {
       const [kind, id] = select.value.split(/:(.*)/s);
+      move.blur();  // the board waits while a Move button has focus (see render)
       if (!id) return;
+      choices.delete(interactionId);
       ask("reassign", kind === "agent" ? { interaction_id: interactionId, agent_id: id }
         : { interaction_id: interactionId, queue_id: id });
     });
@@ -149,9 +160,12 @@
 
   let deferred = null;
   function render(b) {
-    // Never rebuild the tables under a supervisor choosing where to move something.
+    // Never rebuild the tables under a supervisor choosing where to move something, nor between
+    // the press and the release of a Move button (a replaced button gets no click).
     const active = document.activeElement;
-    if (active && active.classList && active.classList.contains("move-to")) { deferred = b; return; }
+    const busy = active && active.classList &&
+      (active.classList.contains("move-to") || active.classList.contains("move"));
+    if (busy) { deferred = b; return; }
     deferred = null;
     latest = b;
     $("#updated").textContent = " updated " + new Date(b.at).toLocaleTimeString();

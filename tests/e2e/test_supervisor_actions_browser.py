@@ -76,6 +76,12 @@ async def test_peek_move_and_report(client: Any, browser: Any) -> None:  # noqa:
 
         # Move it to Bob.
         await work.locator(".move-to").select_option(label="Bob (away)")
+        # The board is rebuilt on every change; a rebuild between choosing and clicking Move
+        # used to reset the choice, and the click then moved nothing.
+        await page.evaluate("document.activeElement && document.activeElement.blur()")
+        await alice.call("status", {"status": "away", "reason": "coffee"})
+        alice_row = page.locator("#agents tbody tr", has_text="Alice")
+        await alice_row.locator("td", has_text="coffee").wait_for()
         await work.locator(".move").click()
         got = await bob.next("interaction.assigned")
         assert got["interaction"]["id"] == it_id
