@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from agent_console.broadcaster import AGENT_NS, agent_room, customer_room
-from agent_console.guarded import GuardedNamespace, failure_ack, refusal
+from agent_console.guarded import GuardedNamespace, refusal
 from agent_console.presenter import agent_dict, agent_state, message_dict
 from hub.actions.handle_offer import accept_offer, reject_offer
 from hub.actions.hang_up import hang_up
@@ -22,7 +21,6 @@ from hub.context import Hub
 from hub.errors import HubError, Invalid, NotFound
 from hub.origins import same_origin
 
-log = logging.getLogger(__name__)
 Ack = dict[str, Any]
 
 
@@ -74,8 +72,6 @@ class AgentNamespace(GuardedNamespace):
             return {"ok": True, **await work(agent.id)}
         except HubError as exc:
             return exc.to_dict()
-        except Exception as exc:
-            return failure_ack(exc, "agent command")
 
     async def on_status(self, sid: str, data: Any = None) -> Ack:
         async def work(agent_id: str) -> Ack:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from agent_console.broadcaster import SUPERVISOR_NS, peek_room
-from agent_console.guarded import GuardedNamespace, failure_ack, refusal
+from agent_console.guarded import GuardedNamespace, refusal
 from agent_console.presenter import interaction_dict, messages_of
 from hub.actions.reassign_interaction import reassign_interaction
 from hub.auth import agent_for_token
@@ -22,7 +21,6 @@ from hub.origins import same_origin
 
 ROOM = "supervisors"
 Ack = dict[str, Any]
-log = logging.getLogger(__name__)
 
 
 def _text(data: Any, name: str, *, required: bool = True) -> str:
@@ -71,8 +69,6 @@ class SupervisorNamespace(GuardedNamespace):
             return {"ok": True, **await work(await self._supervisor(sid))}
         except HubError as exc:
             return exc.to_dict()
-        except Exception as exc:
-            return failure_ack(exc, "supervisor command")
 
     async def on_reassign(self, sid: str, data: Any = None) -> Ack:
         """{interaction_id, agent_id} or {interaction_id, queue_id}."""

@@ -201,7 +201,6 @@ async def drive(target: Target, sizes: Sizes) -> dict[str, Any]:
         deadline = time.perf_counter() + DELIVERY_BOUND_S
         while len(tally.received) < len(tally.scheduled) and time.perf_counter() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)  # deliveries land on many sockets: polling the tally
-        window = [at for at in tally.scheduled.values()]
         arrivals = [t[0] for t in tally.received.values()]
         latency = [
             tally.received[b][0] - at for b, at in tally.scheduled.items() if b in tally.received
@@ -216,7 +215,9 @@ async def drive(target: Target, sizes: Sizes) -> dict[str, Any]:
             "duplicates": sum(len(v) - 1 for v in tally.received.values()),
             "refused": tally.refused,
             "unanswered": tally.unanswered,
-            "rate": len(arrivals) / (max(arrivals) - min(window)) if arrivals else 0.0,
+            "rate": len(arrivals) / (max(arrivals) - min(tally.scheduled.values()))
+            if arrivals
+            else 0.0,
             "p50_ms": pct(latency, 0.5) * 1e3,
             "p99_ms": pct(latency, 0.99) * 1e3,
             "boards_min": min(boards, default=0),

@@ -70,21 +70,11 @@ async def test_a_message_while_the_database_refuses_is_answered_unavailable(
     assert ack["ok"] is True, ack
 
 
-async def test_a_console_connecting_while_the_database_refuses_is_told_unavailable(
-    client: Any, pg_url: str
-) -> None:
-    await add_agent(hub_of(client), "alice")
-    token = await login(client, "alice")
-    name = pg_url.rsplit("/", 1)[1]
+async def refused_connect(client: Any, token: str) -> Any:
+    """Connect a console that must be refused; returns its `connect_error` payload."""
     refused: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     sio = socketio.AsyncClient(reconnection=False)
-
-    async def on_error(data: Any = None) -> None:
-        if not refused.done():
-            refused.set_result(data)
-
-    sio.on("connect_error", on_error, namespace="/agent")
-    await refuse(name)
+    sio.on("connect_error", refused.set_result, namespace="/agent")
     try:
         with pytest.raises(socketio.exceptions.ConnectionError):
             await sio.connect(
@@ -95,27 +85,27 @@ async def test_a_console_connecting_while_the_database_refuses_is_told_unavailab
                 wait_timeout=5,
             )
         async with asyncio.timeout(5):
-            assert (await refused)["data"]["error"] == "unavailable"
+            return await refused
+    finally:
+        await sio.disconnect()
+
+
+async def test_a_console_connecting_while_the_database_refuses_is_told_unavailable(
+    client: Any, pg_url: str
+) -> None:
+    await add_agent(hub_of(client), "alice")
+    token = await login(client, "alice")
+    name = pg_url.rsplit("/", 1)[1]
+    await refuse(name)
+    try:
+        assert (await refused_connect(client, token))["data"]["error"] == "unavailable"
     finally:
         await accept(name)
-        await sio.disconnect()
 
 
 async def test_a_console_with_a_bad_token_reads_unauthorized_in_connect_error_data(
     client: Any,
 ) -> None:
     """The console logs out on `err.data.error === "unauthorized"` (socket.io-client's shape)."""
-    refused: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    sio = socketio.AsyncClient(reconnection=False)
-    sio.on("connect_error", refused.set_result, namespace="/agent")
-    with pytest.raises(socketio.exceptions.ConnectionError):
-        await sio.connect(
-            str(client.make_url("/")),
-            namespaces=["/agent"],
-            auth={"token": "not-a-token"},
-            transports=["websocket"],
-            wait_timeout=5,
-        )
-    async with asyncio.timeout(5):
-        got = await refused
+    got = await refused_connect(client, "not-a-token")
     assert got["data"]["error"] == "unauthorized" and got["message"], got
