@@ -212,14 +212,13 @@ async def state_of(hub: Hub) -> tuple[list[Message], list[Interaction], list[Off
     return messages, its, offers, agents
 
 
-async def settled(hub: Hub, offer_timeout_s: float = 3.0) -> bool:
-    """Routing has caught up: no offer outlived its timeout, and either nothing waits or every
-    available agent is full."""
+async def settled(hub: Hub) -> bool:
+    """Routing has caught up: no offer is still ringing (the consoles accept at once; a dead
+    console's offer times out and is made again), and either nothing waits or every available
+    agent is full. An offer made a moment ago used to count as settled before it was accepted."""
     _messages, its, offers, agents = await state_of(hub)
-    now = time.time()
-    for o in offers:
-        if o.outcome == "pending" and now - o.offered_at.timestamp() > offer_timeout_s + 3:
-            return False
+    if any(o.outcome == "pending" for o in offers):
+        return False
     held: Counter[str] = Counter()
     for it in its:
         if it.state in ("offered", "assigned"):
