@@ -57,6 +57,7 @@ class Hub:
     # At shutdown, loops finish the step in hand (no transaction is cut) and idle ones stop.
     shutdown: Shutdown = field(default_factory=Shutdown)
     inflight: int = 0  # API and webhook requests being handled (admission control)
+    inbound: Any = None  # hub.inbound_batch.InboundBatcher, made on first use
     _published: list[str] = field(default_factory=list)
     _unsettled: set[str] = field(default_factory=set)
 

@@ -65,13 +65,21 @@ async def resolve_customer(
     existing = await find_customer(session, kind, value)
     if existing is not None:
         return existing, False
-    customer = Customer(name=(name or value)[:200])
-    session.add(customer)
-    session.add(
-        CustomerIdentity(customer_id=customer.id, kind=kind, value=value, confidence=confidence)
-    )
+    customer, identity = new_customer(kind, value, name=name, confidence=confidence)
+    session.add_all([customer, identity])
     await session.flush()
     return customer, True
+
+
+def new_customer(
+    kind: str, value: str, *, name: str = "", confidence: str = "known"
+) -> tuple[Customer, CustomerIdentity]:
+    """A customer first met through identity (kind, value), named after it when nameless."""
+    customer = Customer(name=(name or value)[:200])
+    identity = CustomerIdentity(
+        customer_id=customer.id, kind=kind, value=value, confidence=confidence
+    )
+    return customer, identity
 
 
 async def interaction_summary(

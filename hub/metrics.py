@@ -28,6 +28,12 @@ class Metrics:
             registry=r,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
         )
+        self.receive_batch = Histogram(
+            "crmhub_receive_batch_size",
+            "Inbound contacts stored per transaction (group commit)",
+            registry=r,
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+        )
         self.sends = Counter(
             "crmhub_outbound_total",
             "Outbound sends by channel and outcome",

@@ -224,6 +224,7 @@ class Settings(BaseSettings):
     # another process after these many seconds (a send is retried, so it may go out twice).
     send_claim_s: float = 120.0
     send_concurrency: int = 8  # outbound sends in flight per process
+    receive_batch_max: int = 64  # inbound SMS / chat contacts stored per transaction; 1 = off
     max_inflight_requests: int = 512  # more concurrent API/webhook requests: 503 + Retry-After
     bus_claim_after_s: float = 30.0
     twilio: TwilioSettings = TwilioSettings()

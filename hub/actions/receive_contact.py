@@ -9,10 +9,12 @@ from sqlmodel import col, select
 
 from channels.base import InboundContact
 from channels.email_compose import find_ticket
+from hub.actions.receive_batch import Pending
 from hub.context import Hub, Tx
 from hub.customers import normalize_identity, preferred_agent, resolve_customer
 from hub.errors import Invalid
 from hub.events import CustomerUpdated, InteractionReceived, MessageCreated
+from hub.inbound_batch import InboundBatcher
 from hub.models import Interaction, Message, StoredAttachment
 
 OPEN_STATES = ("queued", "offered", "assigned")
@@ -67,8 +69,48 @@ def check_contact(hub: Hub, contact: InboundContact) -> InboundContact:
 async def receive_contact(
     hub: Hub, contact: InboundContact, *, queue_id: str | None = None, state: str = "queued"
 ) -> Received:
-    """Idempotent on (channel, provider_ref): a provider retry returns the first result."""
+    """Idempotent on (channel, provider_ref): a provider retry returns the first result.
+
+    Plain SMS and chat messages are group-committed with whatever arrives beside them
+    (hub/inbound_batch.py); the rest (mail threading, attachments, STOP words, PBX calls) take
+    the one-contact path below."""
     check_contact(hub, contact)
+    if batchable(hub, contact, state):
+        return Received(*await _batcher(hub).receive(Pending(contact, queue_id)))
+    return await receive_one(hub, contact, queue_id=queue_id, state=state)
+
+
+def batchable(hub: Hub, contact: InboundContact, state: str) -> bool:
+    return (
+        hub.settings.receive_batch_max > 1
+        and state == "queued"
+        and contact.channel in ("sms", "chat")
+        and not contact.attachments
+        and sms_keyword(contact) is None
+    )
+
+
+def _batcher(hub: Hub) -> InboundBatcher:
+    if hub.inbound is None:
+
+        async def single(item: Pending) -> tuple[str, str, str, bool, bool]:
+            r = await receive_one(hub, item.contact, queue_id=item.queue_id)
+            return (
+                r.interaction_id,
+                r.message_id or "",
+                r.customer_id,
+                r.duplicate,
+                r.new_interaction,
+            )
+
+        hub.inbound = InboundBatcher(hub, single, hub.settings.receive_batch_max)
+    batcher: InboundBatcher = hub.inbound
+    return batcher
+
+
+async def receive_one(
+    hub: Hub, contact: InboundContact, *, queue_id: str | None = None, state: str = "queued"
+) -> Received:
     for attempt in range(3):
         try:
             async with hub.transaction() as tx:

@@ -1,0 +1,108 @@
+"""Group commit of inbound SMS: a burst shares transactions and still stores each contact once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlmodel import func, select
+
+from hub.app import create_app
+from hub.events import InteractionReceived, MessageCreated
+from hub.models import Customer, CustomerIdentity, Interaction, Message, OutboxEntry
+from tests.support.hubs import hub_of, post_sms
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+async def client(db_url: str, aiohttp_client: Any, make_settings: Callable[..., Any]) -> Any:
+    return await aiohttp_client(create_app(make_settings(database_url=db_url)))
+
+
+async def count(client: Any, model: Any) -> int:
+    async with hub_of(client).store.session() as session:
+        return int((await session.exec(select(func.count()).select_from(model))).one())
+
+
+def batch_sizes(client: Any) -> tuple[float, float]:
+    """(transactions, contacts) the group commit has stored so far."""
+    registry = hub_of(client).metrics.registry
+    n = registry.get_sample_value("crmhub_receive_batch_size_count") or 0.0
+    total = registry.get_sample_value("crmhub_receive_batch_size_sum") or 0.0
+    return n, total
+
+
+async def events_of(client: Any, wire: str) -> int:
+    async with hub_of(client).store.session() as session:
+        rows = (await session.exec(select(OutboxEntry).where(OutboxEntry.kind == "event"))).all()
+    return sum(1 for row in rows if row.payload.get("type") == wire)
+
+
+async def test_a_burst_is_stored_exactly_once_in_shared_transactions(client: Any) -> None:
+    # 30 senders; each sends two messages (one conversation each), and every message is
+    # retried once by the provider: 120 webhooks, 60 messages, 30 conversations.
+    posts = []
+    for n in range(30):
+        phone = f"+1415555{n:04d}"
+        for k in range(2):
+            sid = f"SMB{n:03d}{k}"
+            posts += [post_sms(client, sid, phone, f"msg {n}/{k}") for _retry in range(2)]
+    answers = await asyncio.gather(*posts)
+    assert [r.status for r in answers] == [200] * 120
+    assert await count(client, Message) == 60
+    assert await count(client, Interaction) == 30
+    assert await count(client, Customer) == 30
+    assert await count(client, CustomerIdentity) == 30
+    transactions, contacts = batch_sizes(client)
+    assert contacts == 120
+    assert transactions < 120  # at least one transaction stored more than one contact
+    assert await events_of(client, InteractionReceived.wire) == 30
+    assert await events_of(client, MessageCreated.wire) == 60
+
+
+async def test_a_later_message_continues_the_open_conversation(client: Any) -> None:
+    assert (await post_sms(client, "SMC1", "+14155550100", "first")).status == 200
+    burst = [post_sms(client, f"SMC{k}", "+14155550100", f"more {k}") for k in range(2, 12)]
+    assert all(r.status == 200 for r in await asyncio.gather(*burst))
+    async with hub_of(client).store.session() as session:
+        ids = set((await session.exec(select(Message.interaction_id))).all())
+    assert len(ids) == 1
+    assert await count(client, Customer) == 1
+
+
+async def test_one_unreadable_sender_fails_alone(client: Any) -> None:
+    good = [post_sms(client, f"SMG{k}", f"+1415555{k:04d}", "hello") for k in range(8)]
+    bad = post_sms(client, "SMBAD", "not a phone number", "hello")
+    answers = await asyncio.gather(bad, *good)
+    assert answers[0].status == 422
+    assert [r.status for r in answers[1:]] == [200] * 8
+    assert await count(client, Message) == 8
+
+
+async def test_racing_processes_fall_back_to_one_by_one_and_store_each_once(
+    pg_url: str,
+    aiohttp_client: Any,
+    make_settings: Callable[..., Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Two hubs on one database receive the same new senders at once: a batch that loses a
+    unique key (the other process created the customer first) is stored again one by one."""
+    a = await aiohttp_client(create_app(make_settings(database_url=pg_url)))
+    b = await aiohttp_client(create_app(make_settings(database_url=pg_url)))
+    caplog.set_level(logging.INFO, logger="hub.inbound_batch")
+    posts = []
+    for n in range(20):
+        phone = f"+1650555{n:04d}"
+        posts += [
+            post_sms(a, f"SMA{n:03d}", phone, "via a"),
+            post_sms(b, f"SMB{n:03d}", phone, "b"),
+        ]
+    assert all(r.status == 200 for r in await asyncio.gather(*posts))
+    assert await count(a, Message) == 40
+    assert await count(a, Customer) == 20
+    assert await count(a, Interaction) == 20
+    assert "storing one by one" in caplog.text
