@@ -8,6 +8,7 @@ from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub.context import Hub, Tx
 from hub.events import AgentStatusChanged, InteractionQueued, OfferMade, OfferRevoked
@@ -19,46 +20,111 @@ from routing.types import Decision
 M = TypeVar("M", Interaction, Agent)
 
 
+OPTIMISTIC_TRIES = 3
+
+
 async def route_interactions(hub: Hub) -> int:
     """Run one pass; returns how many offers it made.
 
-    The first statement bumps the single routing_fence row. On PostgreSQL that takes a row lock
-    held until commit, on SQLite it takes the database write lock: either way two passes (in one
-    process or in several) never read the same snapshot, so no interaction is offered twice and
-    no agent is pushed over capacity, whatever a Redis lease or a paused process does.
+    Passes never overlap, in one process or several, by a compare-and-set on the single
+    routing_fence row: the pass reads the fence token, reads its snapshot and decides without
+    holding any lock, then bumps the token only if it is still the one it read, in the same
+    transaction that writes the offers (each re-read there: an interaction no longer queued or an
+    agent no longer available gets none). A pass that loses the race decides again. The bump
+    takes the PostgreSQL row lock / the SQLite write lock, but only for the writes: a pass that
+    held SQLite's single write lock across its reads and decision (80 ms under a burst) stalled
+    every webhook and accept behind it (docs/performance.md).
     """
     started = time.perf_counter()
+    made = 0
+    for _attempt in range(OPTIMISTIC_TRIES):
+        outcome = await _optimistic_pass(hub)
+        if outcome is not None:
+            made = outcome
+            break
+    else:  # lost the race every time (many busy processes): wait for the lock instead
+        made = await _fenced_pass(hub)
+    hub.metrics.routing_pass.observe(time.perf_counter() - started)
+    return made
+
+
+async def _optimistic_pass(hub: Hub) -> int | None:
+    now = hub.now()
+    if await _offers_expired(hub, now):
+        async with hub.transaction() as tx:
+            await _fence(tx)
+            await expire_offers(hub, tx, now)
+    async with hub.store.session() as session:
+        token = await _fence_token(session)
+        snapshot = await load_snapshot(session, hub.settings, now)
+    decisions = decide(snapshot, now.timestamp())
+    if not decisions:
+        return 0
+    async with hub.transaction() as tx:
+        if not await _fence(tx, expect=token):
+            return None  # another pass committed since our snapshot: it may be stale
+        await _write_offers(hub, tx, decisions, now)
+    return len(decisions)
+
+
+async def _fenced_pass(hub: Hub) -> int:
     async with hub.transaction() as tx:
         await _fence(tx)
         now = hub.now()
         await expire_offers(hub, tx, now)
         snapshot = await load_snapshot(tx.session, hub.settings, now)
         decisions = decide(snapshot, now.timestamp())
-        # Two queries for every row the offers touch (was two round trips per offer: a 50-offer
-        # pass on SQLite took 440 ms, most of it in 100 single-row SELECTs).
-        its = await _by_id(tx, Interaction, {d.interaction_id for d in decisions})
-        agents = await _by_id(tx, Agent, {d.agent_id for d in decisions})
-        for decision in decisions:
-            _make_offer(
-                hub,
-                tx,
-                decision,
-                now,
-                its.get(decision.interaction_id),
-                agents.get(decision.agent_id),
-            )
-    hub.metrics.routing_pass.observe(time.perf_counter() - started)
+        await _write_offers(hub, tx, decisions, now)
     return len(decisions)
 
 
-async def _fence(tx: Tx) -> None:
-    result = await tx.session.exec(
+async def _write_offers(hub: Hub, tx: Tx, decisions: list[Decision], now: datetime) -> None:
+    # Two queries for every row the offers touch (was two round trips per offer: a 50-offer
+    # pass on SQLite took 440 ms, most of it in 100 single-row SELECTs).
+    its = await _by_id(tx, Interaction, {d.interaction_id for d in decisions})
+    agents = await _by_id(tx, Agent, {d.agent_id for d in decisions})
+    for decision in decisions:
+        _make_offer(
+            hub, tx, decision, now, its.get(decision.interaction_id), agents.get(decision.agent_id)
+        )
+
+
+async def _offers_expired(hub: Hub, now: datetime) -> bool:
+    async with hub.store.session() as session:
+        row = (
+            await session.exec(
+                select(Interaction.id)
+                .where(Interaction.state == "offered", col(Interaction.offer_expires_at) <= now)
+                .limit(1)
+            )
+        ).first()
+    return row is not None
+
+
+async def _fence_token(session: AsyncSession) -> int:
+    token = (
+        await session.exec(select(RoutingFence.token).where(col(RoutingFence.id) == 1))
+    ).first()
+    if token is None:  # the migration seeds the row; only a hand-deleted row gets here
+        raise RuntimeError("routing_fence row is missing; run `python -m hub migrate`")
+    return int(token)
+
+
+async def _fence(tx: Tx, expect: int | None = None) -> bool:
+    """Bump the fence token (only if it is still `expect`, when given)."""
+    update = (
         sa.update(RoutingFence)
         .where(col(RoutingFence.id) == 1)
         .values(token=col(RoutingFence.token) + 1)
     )
-    if result.rowcount == 0:  # the migration seeds the row; only a hand-deleted row gets here
+    if expect is not None:
+        update = update.where(col(RoutingFence.token) == expect)
+    result = await tx.session.exec(update)
+    if result.rowcount == 1:
+        return True
+    if expect is None:  # the migration seeds the row; only a hand-deleted row gets here
         raise RuntimeError("routing_fence row is missing; run `python -m hub migrate`")
+    return False
 
 
 async def expire_offers(hub: Hub, tx: Tx, now: datetime) -> None:
@@ -142,6 +208,8 @@ def _make_offer(
     agent: Agent | None,
 ) -> None:
     if interaction is None or agent is None or interaction.state != "queued":
+        return
+    if agent.status != "available":  # went away or offline since the snapshot was read
         return
     expires = now + timedelta(seconds=hub.settings.routing.offer_timeout_s)
     offer = Offer(
