@@ -119,8 +119,14 @@ def agent_view(agent: Agent, load: dict[str, int]) -> AgentView:
 
 
 async def load_snapshot(
-    session: AsyncSession, settings: Settings, now: datetime | None = None
+    session: AsyncSession,
+    settings: Settings,
+    now: datetime | None = None,
+    states: tuple[str, ...] = WAITING_STATES,
 ) -> RoutingSnapshot:
+    """Everything the engine needs. A routing pass asks only for `queued` interactions: the
+    engine skips offered ones (their agents' load is counted apart), and under a burst the
+    offers still ringing outnumbered the queued ones; queue positions need both."""
     # The column queries below read the database, not the session: changes made in this
     # transaction (an expired offer's excluded agent) must be flushed first.
     await session.flush()
@@ -143,7 +149,7 @@ async def load_snapshot(
                 col(Customer.language),
             )
             .join(Customer, col(Customer.id) == col(Interaction.customer_id))
-            .where(col(Interaction.state).in_(WAITING_STATES))
+            .where(col(Interaction.state).in_(states))
         )
     ).all()
     interactions = tuple(

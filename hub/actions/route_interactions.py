@@ -56,7 +56,7 @@ async def _optimistic_pass(hub: Hub) -> int | None:
             await expire_offers(hub, tx, now)
     async with hub.store.session() as session:
         token = await _fence_token(session)
-        snapshot = await load_snapshot(session, hub.settings, now)
+        snapshot = await load_snapshot(session, hub.settings, now, states=("queued",))
     decisions = decide(snapshot, now.timestamp())
     if not decisions:
         return 0
@@ -72,7 +72,7 @@ async def _fenced_pass(hub: Hub) -> int:
         await _fence(tx)
         now = hub.now()
         await expire_offers(hub, tx, now)
-        snapshot = await load_snapshot(tx.session, hub.settings, now)
+        snapshot = await load_snapshot(tx.session, hub.settings, now, states=("queued",))
         decisions = decide(snapshot, now.timestamp())
         await _write_offers(hub, tx, decisions, now)
     return len(decisions)

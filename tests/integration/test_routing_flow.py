@@ -186,3 +186,33 @@ async def test_the_customers_last_agent_gets_the_first_offer(hub: Hub, clock: Ma
     again = await sms(hub, "SMb", "+14155550009")
     await route_interactions(hub)
     assert await offered(hub) == {again: alice.id}
+
+
+async def test_a_pass_reads_only_queued_work_and_positions_read_offers_too(hub: Hub) -> None:
+    from hub.routing_snapshot import load_snapshot
+
+    first = await sms(hub, "SMq1", "+14155550001")
+    agent = await add_agent(hub, "alice", available=True)
+    await _single_capacity(hub, agent.id)
+    assert await route_interactions(hub) == 1
+    second = await sms(hub, "SMq2", "+14155550002")
+    async with hub.store.session() as session:
+        for_pass = await load_snapshot(session, hub.settings, hub.now(), states=("queued",))
+        for_positions = await load_snapshot(session, hub.settings, hub.now())
+    assert [i.id for i in for_pass.interactions] == [second]
+    assert {i.id for i in for_positions.interactions} == {first, second}
+    assert for_pass.agents[0].load == {"sms": 1}  # the ringing offer still counts
+
+
+async def test_a_pass_whose_snapshot_went_stale_writes_nothing(hub: Hub) -> None:
+    """The compare-and-set that keeps optimistic passes from ever overlapping."""
+    from hub.actions.route_interactions import _fence, _fence_token
+
+    async with hub.store.session() as session:
+        token = await _fence_token(session)
+    async with hub.transaction() as tx:
+        assert await _fence(tx)  # another pass commits first
+    async with hub.transaction() as tx:
+        assert not await _fence(tx, expect=token)
+    async with hub.transaction() as tx:
+        assert await _fence(tx, expect=token + 1)
