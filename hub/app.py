@@ -74,7 +74,7 @@ def build_hub(settings: Settings, clock: Callable[[], datetime] | None = None) -
         state = InMemoryRoutingState()
     return Hub(
         settings=settings,
-        store=Store(settings.database_url),
+        store=Store(settings.database_url, settings.database_pool_size),
         bus=bus,
         routing_state=state,
         metrics=Metrics(),

@@ -18,9 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 class Store:
     """Owns the engine; actions open one transaction each with `async with store.transaction()`."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int = 30) -> None:
         self.url = url
-        self.engine: AsyncEngine = make_engine(url)
+        self.engine: AsyncEngine = make_engine(url, pool_size)
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False, autoflush=False
         )
@@ -53,7 +53,7 @@ class Store:
         await self.engine.dispose()
 
 
-def make_engine(url: str) -> AsyncEngine:
+def make_engine(url: str, pool_size: int = 30) -> AsyncEngine:
     parsed = make_url(url)
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
@@ -62,7 +62,10 @@ def make_engine(url: str) -> AsyncEngine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 30}
     else:
-        kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True, pool_timeout=5)
+        # A fixed pool: overflow connections are closed on return, so under a steady burst the
+        # old 10 + 20 overflow opened and closed PostgreSQL connections all the time (a backend
+        # start each). Pre-ping stays: after a PostgreSQL restart no request meets a dead one.
+        kwargs.update(pool_size=pool_size, max_overflow=0, pool_pre_ping=True, pool_timeout=5)
         if parsed.get_backend_name() == "postgresql":
             # A restarting or unreachable server fails fast (503 within a provider's 15 s).
             kwargs["connect_args"] = {"timeout": 5}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from channels.base import ChannelError
@@ -111,3 +113,11 @@ def test_chinese_mobile_numbers_are_one_identity(raw: str) -> None:
 @pytest.mark.parametrize("raw", ["+49 30 123456", "0049 30 123456", "030 123456"])
 def test_german_numbers_with_de_as_default_region(raw: str) -> None:
     assert to_e164(raw, "DE") == "+4930123456"
+
+
+def test_the_postgresql_pool_is_fixed_size_so_a_burst_does_not_churn_connections() -> None:
+    from hub.store import make_engine
+
+    engine = make_engine("postgresql+asyncpg://postgres@127.0.0.1:5432/test", pool_size=7)
+    pool: Any = engine.pool
+    assert pool.size() == 7 and pool._max_overflow == 0
