@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub.models import Agent, Customer, Interaction, Queue
 from hub.settings import Settings
+from routing.engine import has_room
 from routing.types import (
     AgentView,
     InteractionView,
@@ -123,14 +124,32 @@ async def load_snapshot(
     settings: Settings,
     now: datetime | None = None,
     states: tuple[str, ...] = WAITING_STATES,
+    *,
+    only_if_room: bool = False,
 ) -> RoutingSnapshot:
     """Everything the engine needs. A routing pass asks only for `queued` interactions: the
     engine skips offered ones (their agents' load is counted apart), and under a burst the
-    offers still ringing outnumbered the queued ones; queue positions need both."""
+    offers still ringing outnumbered the queued ones; queue positions need both.
+
+    With `only_if_room`, the waiting interactions are not read at all while no agent has room
+    for any: in a storm every arrival kicks a pass, and each one read the whole queue only to
+    offer nothing."""
     # The column queries below read the database, not the session: changes made in this
     # transaction (an expired offer's excluded agent) must be flushed first.
     await session.flush()
+    config = routing_config(settings)
+    block = settings.routing.pending_wrapup_block_s
+    pending_since = now - timedelta(seconds=block) if now is not None and block > 0 else None
+    loads = await agent_loads(session, pending_since)
+    available = (await session.exec(select(Agent).where(Agent.status == "available"))).all()
+    agents = tuple(agent_view(a, loads.get(a.id, {})) for a in available)
     queues = {q.id: queue_view(q) for q in (await session.exec(select(Queue))).all()}
+    if (
+        only_if_room
+        and now is not None
+        and not any(has_room(a, config, now.timestamp()) for a in agents)
+    ):
+        return RoutingSnapshot(interactions=(), agents=agents, queues=queues, config=config)
     # Columns, not ORM objects: the snapshot is rebuilt every routing pass and per queue
     # position, and building two entities (with their JSON fields) per waiting row dominated.
     rows = (
@@ -179,13 +198,4 @@ async def load_snapshot(
             language,
         ) in rows
     )
-    block = settings.routing.pending_wrapup_block_s
-    pending_since = now - timedelta(seconds=block) if now is not None and block > 0 else None
-    loads = await agent_loads(session, pending_since)
-    agents = (await session.exec(select(Agent).where(Agent.status == "available"))).all()
-    return RoutingSnapshot(
-        interactions=interactions,
-        agents=tuple(agent_view(a, loads.get(a.id, {})) for a in agents),
-        queues=queues,
-        config=routing_config(settings),
-    )
+    return RoutingSnapshot(interactions=interactions, agents=agents, queues=queues, config=config)

@@ -230,6 +230,15 @@ def _primary(language: str | None) -> str:
     return (language or "").replace("_", "-").split("-")[0].strip().casefold()
 
 
+def has_room(agent: AgentView, config: RoutingConfig, now: float) -> bool:
+    """Could take some interaction now: available, not wrapping up, room on some channel."""
+    return (
+        agent.available
+        and not _wrapping_up(agent, now)
+        and any(has_capacity(agent, channel, agent.load, config) for channel in agent.capacity)
+    )
+
+
 def has_capacity(
     agent: AgentView, channel: str, load: Mapping[str, int], config: RoutingConfig
 ) -> bool:

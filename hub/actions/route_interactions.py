@@ -56,7 +56,9 @@ async def _optimistic_pass(hub: Hub) -> int | None:
             await expire_offers(hub, tx, now)
     async with hub.store.session() as session:
         token = await _fence_token(session)
-        snapshot = await load_snapshot(session, hub.settings, now, states=("queued",))
+        snapshot = await load_snapshot(
+            session, hub.settings, now, states=("queued",), only_if_room=True
+        )
     decisions = decide(snapshot, now.timestamp())
     if not decisions:
         return 0

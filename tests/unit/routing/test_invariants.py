@@ -8,7 +8,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from routing.engine import decide, eligible, rank
+from routing.engine import decide, eligible, has_room, rank
 from routing.priority import priority
 from routing.types import (
     CHANNELS,
@@ -188,3 +188,14 @@ def test_priority_never_decreases_while_waiting(
     assert (
         priority(i, queue, w, NOW + later).score <= priority(i, queue, w, NOW + later + more).score
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(snapshots)
+def test_no_agent_with_room_means_no_decision(s: RoutingSnapshot) -> None:
+    """What lets a routing pass skip reading the queue while everyone is full (has_room)."""
+    if not any(has_room(a, s.config, NOW) for a in s.agents):
+        assert decide(s, NOW) == []
+    for d in decide(s, NOW):
+        agent = next(a for a in s.agents if a.id == d.agent_id)
+        assert has_room(agent, s.config, NOW)
