@@ -24,6 +24,15 @@ class Store:
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False, autoflush=False
         )
+        # Reads need no BEGIN and ROLLBACK round trips: on PostgreSQL (read committed) each
+        # statement sees its own snapshot either way. SQLite's driver already reads outside a
+        # transaction until the first write.
+        reader = self.engine
+        if not self.is_sqlite:
+            reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._readers = async_sessionmaker(
+            reader, class_=AsyncSession, expire_on_commit=False, autoflush=False
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -37,8 +46,9 @@ class Store:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session for reads (no explicit transaction management)."""
-        async with self._sessions() as session:
+        """A session for reads: each statement commits on its own; writes, and server-side
+        cursors (`session.stream`), belong in `transaction()`."""
+        async with self._readers() as session:
             yield session
 
     async def migrate(self) -> None:
@@ -64,8 +74,11 @@ def make_engine(url: str, pool_size: int = 30) -> AsyncEngine:
     else:
         # A fixed pool: overflow connections are closed on return, so under a steady burst the
         # old 10 + 20 overflow opened and closed PostgreSQL connections all the time (a backend
-        # start each). Pre-ping stays: after a PostgreSQL restart no request meets a dead one.
-        kwargs.update(pool_size=pool_size, max_overflow=0, pool_pre_ping=True, pool_timeout=5)
+        # start each). No pre-ping: it cost three round trips (BEGIN, ping, ROLLBACK) on every
+        # checkout for a transaction; a connection a PostgreSQL restart closed now fails its
+        # first statement instead (503 + Retry-After, nothing written), and SQLAlchemy then
+        # drops every pooled connection older than the failure.
+        kwargs.update(pool_size=pool_size, max_overflow=0, pool_timeout=5)
         if parsed.get_backend_name() == "postgresql":
             # A restarting or unreachable server fails fast (503 within a provider's 15 s).
             kwargs["connect_args"] = {"timeout": 5}

@@ -152,7 +152,8 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(columns)
-    async with hub_of(request).store.session() as session:
+    # A server-side cursor lives in a transaction (read sessions autocommit on PostgreSQL).
+    async with hub_of(request).store.transaction() as session:
         result = await session.stream(
             select(Customer).where(col(Customer.merged_into_id).is_(None)).order_by(Customer.id)
         )
