@@ -22,13 +22,13 @@ from channels.web_chat import (
 )
 from hub.actions.close_chat import close_chat
 from hub.actions.mark_read import mark_read
-from hub.actions.receive_call import someone_can_answer
 from hub.actions.receive_contact import receive_contact
 from hub.context import Hub
 from hub.customers import find_customer
 from hub.errors import HubError, Invalid, TooManyRequests
 from hub.models import Agent, Interaction, Message
 from hub.queue_position import queue_position
+from hub.staffing import someone_can_answer
 
 log = logging.getLogger(__name__)
 OPEN = ("queued", "offered", "assigned")
@@ -150,9 +150,6 @@ class ChatNamespace(GuardedNamespace):
                 max_chars=self.hub.settings.max_message_chars,
                 client_id=client_id if isinstance(client_id, str) else None,
             )
-            if not await someone_can_answer(self.hub, self.hub.settings.chat.queue):
-                # Left while nobody could answer: the reply goes by email or SMS (send_reply).
-                contact.meta["offline"] = True
             received = await receive_contact(
                 self.hub, contact, queue_id=self.hub.settings.chat.queue
             )
@@ -184,8 +181,6 @@ class ChatNamespace(GuardedNamespace):
                 payload.get("data"),
                 max_bytes=self.hub.settings.chat.max_upload_bytes,
             )
-            if not await someone_can_answer(self.hub, self.hub.settings.chat.queue):
-                contact.meta["offline"] = True
             received = await receive_contact(
                 self.hub, contact, queue_id=self.hub.settings.chat.queue
             )

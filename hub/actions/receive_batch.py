@@ -20,6 +20,7 @@ from hub.customers import follow_merges, new_customer, normalize_identity, prefe
 from hub.errors import Invalid
 from hub.events import InteractionReceived, MessageCreated
 from hub.models import Customer, CustomerIdentity, Interaction, Message
+from hub.staffing import mark_if_unanswered
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,7 @@ async def do_receive_batch(
     customers = await _customers(tx, {v for v in values if v is not None})
     opened = await _open(tx, {c.id for c in customers.values()}, {p.contact.channel for p in items})
     now = hub.now()
+    default_queue = hub.settings.routing.default_queue
     fresh: set[str] = set()
     out: list[tuple[str, str, str, bool, bool] | Exception] = []
     for p, key in zip(items, values, strict=True):
@@ -133,6 +135,8 @@ async def do_receive_batch(
         interaction = opened.get((customer.id, contact.channel))
         new = interaction is None
         if interaction is None:
+            if contact.channel == "chat":
+                await mark_if_unanswered(hub, contact.meta, p.queue_id or default_queue)
             # A customer first seen in this batch has no history to follow.
             preferred = (
                 None if customer.id in fresh else await preferred_agent(tx.session, customer)
@@ -140,7 +144,7 @@ async def do_receive_batch(
             interaction = Interaction(
                 customer_id=customer.id,
                 channel=contact.channel,
-                queue_id=p.queue_id or hub.settings.routing.default_queue,
+                queue_id=p.queue_id or default_queue,
                 subject=contact.subject[:500],
                 customer_address=key[1],
                 hub_address=contact.recipient[:320],

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import select
-
 from channels.base import InboundContact
 from hub.actions.receive_contact import receive_contact
 from hub.context import Hub
-from hub.models import Agent, Interaction, Queue
-from hub.routing_snapshot import queue_view
-from routing.hours import is_open
+from hub.models import Interaction
+from hub.staffing import someone_can_answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,17 +17,6 @@ class CallAnswer:
     queue_id: str
     voicemail: bool
     duplicate: bool
-
-
-async def someone_can_answer(hub: Hub, queue_id: str) -> bool:
-    """Open and staffed: at least one available agent serves the queue."""
-    async with hub.store.session() as session:
-        queue = await session.get(Queue, queue_id)
-        if queue is None or not is_open(queue_view(queue), hub.now().timestamp()):
-            return False
-        # Only the column: one chat message used to build an ORM object per available agent.
-        served = (await session.exec(select(Agent.queues).where(Agent.status == "available"))).all()
-    return any(queue_id in queues for queues in served)
 
 
 async def receive_call(hub: Hub, contact: InboundContact) -> CallAnswer:

@@ -16,6 +16,7 @@ from hub.errors import Invalid
 from hub.events import CustomerUpdated, InteractionReceived, MessageCreated
 from hub.inbound_batch import InboundBatcher
 from hub.models import Interaction, Message, StoredAttachment
+from hub.staffing import mark_if_unanswered
 
 OPEN_STATES = ("queued", "offered", "assigned")
 # What a contact's meta may leave on its interaction (the rest stays on the message).
@@ -174,6 +175,8 @@ async def do_receive_contact(
     auto = contact.channel == "email" and bool(contact.meta.get("auto"))
     new = interaction is None
     now = hub.now()
+    if interaction is None and contact.channel == "chat":
+        await mark_if_unanswered(hub, contact.meta, queue_id or hub.settings.routing.default_queue)
     if interaction is None:
         interaction = Interaction(
             customer_id=customer.id,
