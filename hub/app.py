@@ -34,7 +34,7 @@ from hub.app_keys import DEMO_LOGINS, HUB, SIO, SUPERVISORS
 from hub.backoffice import BACKOFFICE_GROUP
 from hub.bus import EventBus, InMemoryBus, RedisBus, consume
 from hub.channels_setup import close_channels, open_channels
-from hub.context import Hub, system_clock
+from hub.context import SETTLE_INTERVAL_S, Hub, system_clock
 from hub.demo import seed_demo
 from hub.loops import run_loop
 from hub.mail import mailbox_worker
@@ -184,7 +184,9 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
             "console-events": consume(
                 hub.bus, CONSOLE_GROUP, hub.node_id, broadcaster.handle, shutdown=hub.shutdown
             ),
-            "outbox": run_loop(hub, "outbox", lambda _k: relay_events(hub), interval_s=5.0),
+            "outbox": run_loop(
+                hub, "outbox", lambda _k: relay_events(hub), interval_s=SETTLE_INTERVAL_S
+            ),
             "sender": run_loop(hub, "sender", lambda _k: relay_sends(hub), interval_s=2.0),
             "board": run_loop(hub, "board", lambda _k: app[SUPERVISORS].push(), interval_s=2.0),
         }

@@ -110,3 +110,19 @@ async def test_an_event_whose_publish_failed_is_published_by_the_relay_once(hub:
     assert await relay_events(hub) == 1
     assert await relay_events(hub) == 0
     assert await delivered(hub) == [event.event_id]
+
+
+async def test_published_events_are_marked_in_batches_not_after_every_commit(hub: Any) -> None:
+    """Kicking the outbox loop after each commit ran an UPDATE transaction per commit."""
+    from hub.context import SETTLE_BATCH
+
+    hub, _bus, _clock = hub
+    kicked = hub.kicks.setdefault("outbox", asyncio.Event())
+    await commit_one(hub)
+    assert not kicked.is_set()  # the loop's interval marks it
+    async with hub.transaction() as tx:
+        for n in range(SETTLE_BATCH):
+            tx.emit(InteractionQueued(interaction_id=f"i-{n}", queue_id="support"))
+    assert kicked.is_set()
+    await hub.settle_published()
+    assert await relay_events(hub) == 0
