@@ -16,7 +16,7 @@ from hub.actions.set_agent_status import set_agent_status
 from hub.actions.start_call import start_call
 from hub.actions.transfer_interaction import transfer_interaction
 from hub.actions.wrap_up import wrap_up
-from hub.auth import agent_for_token
+from hub.auth import agent_for_token, agent_id_for_token
 from hub.context import Hub
 from hub.errors import HubError, Invalid, NotFound
 from hub.origins import same_origin
@@ -68,8 +68,8 @@ class AgentNamespace(GuardedNamespace):
         try:
             session = await self.get_session(sid)
             # Re-checked on every command: a revoked or expired token stops working at once.
-            agent = await agent_for_token(self.hub, session.get("token"))
-            return {"ok": True, **await work(agent.id)}
+            agent_id = await agent_id_for_token(self.hub, session.get("token"))
+            return {"ok": True, **await work(agent_id)}
         except HubError as exc:
             return exc.to_dict()
 
@@ -84,7 +84,7 @@ class AgentNamespace(GuardedNamespace):
     async def on_accept(self, sid: str, data: Any = None) -> Ack:
         async def work(agent_id: str) -> Ack:
             it = await accept_offer(self.hub, agent_id, _field(data, "interaction_id", limit=64))
-            return {"interaction_id": it.id}
+            return {"interaction_id": it}
 
         return await self._run(sid, work)
 

@@ -69,6 +69,27 @@ async def agent_for_token(hub: Hub, token: str | None) -> Agent:
     return agent
 
 
+async def agent_id_for_token(hub: Hub, token: str | None) -> str:
+    """Like agent_for_token, for the console's commands: three columns, not two ORM rows with
+    the agent's JSON fields, on every accept and wrap-up."""
+    if not token or len(token) > 200:
+        raise Unauthorized("a valid token is required")
+    async with hub.store.session() as session:
+        row = (
+            await session.exec(
+                select(AuthToken.agent_id, AuthToken.revoked, AuthToken.expires_at)
+                .join(Agent, Agent.id == AuthToken.agent_id)  # type: ignore[arg-type]
+                .where(AuthToken.token_hash == token_digest(token))
+            )
+        ).first()
+    if row is None:
+        raise Unauthorized("a valid token is required")
+    agent_id, revoked, expires_at = row
+    if revoked or expires_at <= hub.now():
+        raise Unauthorized("the token has expired; log in again")
+    return agent_id
+
+
 async def revoke_token(hub: Hub, token: str) -> None:
     async with hub.store.transaction() as session:
         stored = await session.get(AuthToken, token_digest(token))

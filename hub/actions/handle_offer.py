@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlmodel import col
 
@@ -14,44 +16,58 @@ from hub.models import Agent, Interaction, Offer, OutboxEntry
 
 def needs_connect(it: Interaction) -> bool:
     """A live Twilio call waiting in <Enqueue> (not a voicemail, call-back or CTI call)."""
+    return live_twilio_call(it.channel, it.direction, it.meta)
+
+
+def live_twilio_call(channel: str, direction: str, meta: dict[str, Any]) -> bool:
     return (
-        it.channel == "voice"
-        and it.meta.get("source") == "twilio"
-        and not it.meta.get("voicemail")
-        and not it.meta.get("ended_at")
-        and it.direction == "in"
+        channel == "voice"
+        and meta.get("source") == "twilio"
+        and not meta.get("voicemail")
+        and not meta.get("ended_at")
+        and direction == "in"
     )
 
 
-async def accept_offer(hub: Hub, agent_id: str, interaction_id: str) -> Interaction:
+async def accept_offer(hub: Hub, agent_id: str, interaction_id: str) -> str:
+    """Returns the interaction's id. Statements, not ORM rows: an accept is one of the two
+    transactions every contact costs an agent (docs/performance.md)."""
     now = hub.now()
     async with hub.transaction() as tx:
         # One UPDATE decides: a concurrent timeout or a second accept finds 0 rows.
-        result = await tx.session.exec(
-            sa.update(Interaction)
-            .where(
-                col(Interaction.id) == interaction_id,
-                col(Interaction.state) == "offered",
-                col(Interaction.offered_agent_id) == agent_id,
-                col(Interaction.offer_expires_at) > now,
+        row = (
+            await tx.session.exec(
+                sa.update(Interaction)
+                .where(
+                    col(Interaction.id) == interaction_id,
+                    col(Interaction.state) == "offered",
+                    col(Interaction.offered_agent_id) == agent_id,
+                    col(Interaction.offer_expires_at) > now,
+                )
+                .values(state="assigned", assigned_agent_id=agent_id, assigned_at=now)
+                .returning(
+                    col(Interaction.offer_id),
+                    col(Interaction.channel),
+                    col(Interaction.direction),
+                    col(Interaction.meta),
+                )
             )
-            .values(state="assigned", assigned_agent_id=agent_id, assigned_at=now)
-        )
-        if result.rowcount != 1:
+        ).first()
+        if row is None:
             raise Conflict("this offer is no longer open", interaction_id=interaction_id)
-        interaction = await tx.session.get(Interaction, interaction_id, populate_existing=True)
-        assert interaction is not None
-        if interaction.offer_id:
-            offer = await tx.session.get(Offer, interaction.offer_id)
-            if offer is not None:
-                offer.outcome, offer.decided_at = "accepted", now
-                tx.session.add(offer)
-        agent = await tx.session.get(Agent, agent_id)
-        if agent is not None:
-            agent.missed_offers = 0
-            tx.session.add(agent)
+        offer_id, channel, direction, meta = row
+        if offer_id:
+            await tx.session.exec(
+                sa.update(Offer)
+                .where(col(Offer.id) == offer_id)
+                .values(outcome="accepted", decided_at=now)
+            )
+        await tx.session.exec(
+            sa.update(Agent).where(col(Agent.id) == agent_id).values(missed_offers=0)
+        )
         hub.metrics.offers.labels("accepted").inc()
-        if needs_connect(interaction):
+        connect = live_twilio_call(channel, direction, meta or {})
+        if connect:
             # Bridge the waiting Twilio call to the agent; the relay retries on errors.
             tx.session.add(
                 OutboxEntry(
@@ -61,9 +77,9 @@ async def accept_offer(hub: Hub, agent_id: str, interaction_id: str) -> Interact
                 )
             )
         tx.emit(InteractionAssigned(interaction_id=interaction_id, agent_id=agent_id))
-    if needs_connect(interaction):
+    if connect:
         hub.kick("sender")
-    return interaction
+    return interaction_id
 
 
 async def reject_offer(hub: Hub, agent_id: str, interaction_id: str) -> None:

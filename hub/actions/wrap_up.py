@@ -45,11 +45,14 @@ async def wrap_up(
         )
         if result.rowcount != 1:
             raise Conflict("this interaction is not assigned to you", interaction_id=interaction_id)
-        agent = await tx.session.get(Agent, agent_id)
-        if agent is not None:
-            agent.idle_since = now
-            agent.wrapup_until = now + timedelta(seconds=hub.settings.routing.wrapup_s)
-            tx.session.add(agent)
+        await tx.session.exec(
+            sa.update(Agent)
+            .where(col(Agent.id) == agent_id)
+            .values(
+                idle_since=now,
+                wrapup_until=now + timedelta(seconds=hub.settings.routing.wrapup_s),
+            )
+        )
         tx.emit(
             InteractionUpdated(interaction_id=interaction_id, state="closed", agent_id=agent_id)
         )
