@@ -104,18 +104,41 @@ async def agent_loads(
     return loads
 
 
-def agent_view(agent: Agent, load: dict[str, int]) -> AgentView:
-    return AgentView(
-        id=agent.id,
-        available=agent.status == "available",
-        queues=frozenset(agent.queues),
-        skills=dict(agent.skills),
-        languages=frozenset(agent.languages),
-        capacity=dict(agent.capacity),
-        load=load,
-        idle_since=epoch(agent.idle_since),
-        wrapup_until=epoch(agent.wrapup_until) if agent.wrapup_until else None,
-        last_offered_at=epoch(agent.last_offered_at),
+AGENT_COLUMNS = (
+    col(Agent.id),
+    col(Agent.queues),
+    col(Agent.skills),
+    col(Agent.languages),
+    col(Agent.capacity),
+    col(Agent.idle_since),
+    col(Agent.wrapup_until),
+    col(Agent.last_offered_at),
+)
+
+
+async def available_agents(
+    session: AsyncSession, loads: dict[str, dict[str, int]]
+) -> tuple[AgentView, ...]:
+    """Columns, not ORM rows: every routing pass reads every available agent."""
+    rows = (
+        await session.exec(  # type: ignore[call-overload]
+            sa.select(*AGENT_COLUMNS).where(col(Agent.status) == "available")
+        )
+    ).all()
+    return tuple(
+        AgentView(
+            id=aid,
+            available=True,
+            queues=frozenset(queues),
+            skills=dict(skills),
+            languages=frozenset(languages),
+            capacity=dict(capacity),
+            load=loads.get(aid, {}),
+            idle_since=epoch(idle_since),
+            wrapup_until=epoch(wrapup_until) if wrapup_until else None,
+            last_offered_at=epoch(last_offered),
+        )
+        for aid, queues, skills, languages, capacity, idle_since, wrapup_until, last_offered in rows
     )
 
 
@@ -141,8 +164,7 @@ async def load_snapshot(
     block = settings.routing.pending_wrapup_block_s
     pending_since = now - timedelta(seconds=block) if now is not None and block > 0 else None
     loads = await agent_loads(session, pending_since)
-    available = (await session.exec(select(Agent).where(Agent.status == "available"))).all()
-    agents = tuple(agent_view(a, loads.get(a.id, {})) for a in available)
+    agents = await available_agents(session, loads)
     queues = {q.id: queue_view(q) for q in (await session.exec(select(Queue))).all()}
     if (
         only_if_room
