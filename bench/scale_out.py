@@ -53,6 +53,19 @@ async def double_offers(db_url: str) -> int:
         await store.close()
 
 
+def machine_cpu() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine: hub processes, PostgreSQL, Redis, the proxy
+    and this load generator all share its cores."""
+    fields = [int(x) for x in open("/proc/stat").readline().split()[1:]]  # noqa: SIM115
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def machine_busy(before: tuple[int, int], after: tuple[int, int]) -> float:
+    total = after[1] - before[1]
+    return (after[0] - before[0]) / total if total else float("nan")
+
+
 async def one_setup(processes: int, seconds: float, agents: int) -> dict[str, Any]:
     db_url = await fresh_database("postgres")
     os.environ["CRMHUB_REDIS_URL"] = ""
@@ -81,7 +94,9 @@ async def one_setup(processes: int, seconds: float, agents: int) -> dict[str, An
             console = Console(seen)
             await console.open(public, token)
             consoles.append(console)
+        before = machine_cpu()
         result = await closed_loop(public, public, seconds, 32)
+        busy = machine_busy(before, machine_cpu())
         await asyncio.sleep(2)
         doubles = await double_offers(db_url)
         repeated = sum(len(v) - 1 for v in seen.values())
@@ -91,7 +106,13 @@ async def one_setup(processes: int, seconds: float, agents: int) -> dict[str, An
         proc.kill()
         await proc.wait()
         await asyncio.gather(*(h.stop() for h in hubs))
-    return {"rps": result.rps, "p99_ms": result.p99_ms, "doubles": doubles, "repeated": repeated}
+    return {
+        "rps": result.rps,
+        "p99_ms": result.p99_ms,
+        "doubles": doubles,
+        "repeated": repeated,
+        "busy": busy,
+    }
 
 
 async def run(smoke: bool = False) -> list[tuple[str, str, str]]:
@@ -103,12 +124,12 @@ async def run(smoke: bool = False) -> list[tuple[str, str, str]]:
         (
             "B4 one hub process (PostgreSQL + Redis)",
             f"{one['rps']:.0f} req/s",
-            f"p99 {one['p99_ms']:.0f} ms",
+            f"p99 {one['p99_ms']:.0f} ms; machine {one['busy']:.0%} busy ({os.cpu_count()} cores)",
         ),
         (
             "B4 two hub processes behind round robin",
             f"{two['rps']:.0f} req/s",
-            f"{ratio:.2f} x one process (target >= 1.6)",
+            f"{ratio:.2f} x one process (target >= 1.6); machine {two['busy']:.0%} busy",
         ),
         (
             "B4 double offers",

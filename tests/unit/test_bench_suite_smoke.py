@@ -23,6 +23,7 @@ def test_the_benchmark_suite_runs_in_smoke_mode() -> None:
     assert lines[0].startswith("benchmark")
     names = [line.split("  ")[0] for line in lines[1:]]
     assert any(n.startswith("B1 hub webhook throughput") for n in names)
+    assert any(n.startswith("B1 end to end") for n in names)
     assert any(n.startswith("B3 decide()") for n in names)
     assert "lost 0, duplicate offers 0" in done.stdout
     assert any(n.startswith("B5 outbox drain") for n in names)
@@ -30,4 +31,5 @@ def test_the_benchmark_suite_runs_in_smoke_mode() -> None:
     assert "20 of 20 (raw 20 of 20)" in done.stdout and "duplicates 0, refused 0" in done.stdout
     assert any(n.startswith("B4 two hub processes") for n in names)
     assert "0 pending twice" in done.stdout and "messages offered twice: 0" in done.stdout
+    assert "busy (" in done.stdout  # B4 says how busy the machine was
     assert "left 0, twice: 0 emails, 0 SMS" in done.stdout
