@@ -50,9 +50,12 @@ class OutcomeWriter:
         self._pending: list[Outcome] = []
         self._task: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
+        self.first_retry: datetime | None = None  # when the earliest retry added is due
 
     def add(self, outcome: Outcome) -> None:
         self._pending.append(outcome)
+        if outcome.retry_at is not None:
+            self.first_retry = min(self.first_retry or outcome.retry_at, outcome.retry_at)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._write_pending(), name="send-outcomes")
 

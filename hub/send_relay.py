@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 MAX_SEND_ATTEMPTS = 8
 SEND_BATCH = 50
+MAX_RETRY_S = 300
 
 
 @dataclass
@@ -205,6 +206,10 @@ class _Pipeline:
         if self.tasks:
             await asyncio.wait(set(self.tasks))
         await self.outcomes.flush()
+        if self.outcomes.first_retry is not None:
+            # Wake the sender loop when the first retry is due, not at its next tick (2 s on).
+            due_in = (self.outcomes.first_retry - self.hub.now()).total_seconds()
+            asyncio.get_running_loop().call_later(max(0.0, due_in), self.hub.kick, "sender")
         if self.failures:
             raise self.failures[0]
 
@@ -270,5 +275,7 @@ def _failed(
     """Permanent, or out of attempts: the message fails; else it is tried again later."""
     if exc.permanent or entry.attempts + 1 >= MAX_SEND_ATTEMPTS:
         return Outcome(entry.id, message_id, "failed", error)
-    delay = min(2 ** (entry.attempts + 1), 300)
+    delay = min(2 ** (entry.attempts + 1), MAX_RETRY_S)
+    if exc.retry_after is not None:  # the provider said when (a 429's Retry-After)
+        delay = min(max(exc.retry_after, 1.0), MAX_RETRY_S)
     return Outcome(entry.id, None, "retry", str(exc), retry_at=hub.now() + timedelta(seconds=delay))
