@@ -134,8 +134,8 @@ async def claim_batch(hub: Hub, limit: int = SEND_BATCH) -> list[OutboxEntry]:
 
 async def load(hub: Hub, entries: list[OutboxEntry]) -> list[Claimed]:
     """The batch's messages, interactions and email conversations: three queries per batch."""
-    start_by = hub.now() + timedelta(seconds=hub.settings.send_claim_s / 2)
-    items = [Claimed(entry, start_by) for entry in entries]
+    half = timedelta(seconds=hub.settings.send_claim_s / 2)
+    items = [Claimed(entry, entry.next_attempt_at - half) for entry in entries]  # claimed until
     sends = [item for item in items if item.entry.kind != "connect"]
     if not sends:
         return items
