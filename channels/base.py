@@ -17,12 +17,21 @@ class SignatureError(ChannelError):
 
 
 class SendError(Exception):
-    """An outbound send failed; `permanent` failures are not retried."""
+    """An outbound send failed; `permanent` failures are not retried, and `retry_after` is the
+    provider's own Retry-After (seconds) when it gave one."""
 
-    def __init__(self, message: str, *, permanent: bool = False, code: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.code = code
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from email import policy
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, make_msgid
 
@@ -20,6 +22,26 @@ MSGID_TOKEN_RE = re.compile(r"^[^\s<>\x00-\x1f\x7f]+@[^\s<>\x00-\x1f\x7f]+$")
 LOOP_HEADER = "X-Crmhub-Loop"  # on every mail we send: our own mail read back is never work
 TICKET_RE = re.compile(r"\[#(T-[0-9a-f]{10})\]")
 MAX_QUOTE_CHARS = 20_000
+
+
+class _HeaderClasses(HeaderRegistry):
+    """The stdlib registry builds a new class with type() for every header it is asked about
+    (each one set, and again for each max-count check): a third of composing and sending a mail
+    in B5's profile. The classes depend on the name only, so each is built once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._built: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        built = self._built.get(key)
+        if built is None:
+            built = self._built[key] = super().__getitem__(name)
+        return built
+
+
+POLICY = policy.default.clone(header_factory=_HeaderClasses())
 
 
 def ticket_token(interaction_id: str) -> str:
@@ -68,7 +90,7 @@ def compose_reply(message: OutboundMessage, *, from_addr: str, domain: str) -> E
                 str(quote.get("author", "")), str(quote.get("at", "")), str(quote["body"])
             )
         )
-    msg = EmailMessage()
+    msg = EmailMessage(policy=POLICY)
     msg["From"] = sender
     msg["To"] = to
     msg["Subject"] = subject

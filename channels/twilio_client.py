@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -20,6 +23,25 @@ log = logging.getLogger(__name__)
 
 # Twilio error codes that no retry can fix (bad number, opted out, not SMS-capable, ...).
 PERMANENT_CODES = {21211, 21408, 21610, 21612, 21614, 21617, 30003, 30004, 30005, 30006, 30007}
+
+# The Retry-After of the last answer in this task: twilio's exceptions do not carry headers.
+_retry_after: ContextVar[float | None] = ContextVar("twilio_retry_after", default=None)
+
+
+def retry_after_s(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds (RFC 9110: delay-seconds or an HTTP-date); None if absent/bad."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 class HubTwilioHttpClient(AsyncTwilioHttpClient):
@@ -42,9 +64,12 @@ class HubTwilioHttpClient(AsyncTwilioHttpClient):
             url = urlunsplit(
                 (self.base.scheme, self.base.netloc, self.base.path + parts.path, parts.query, "")
             )
-        return await super().request(
+        response = await super().request(
             method, url, *args, timeout=timeout if timeout is not None else self.timeout, **kwargs
         )
+        headers = response.headers or {}
+        _retry_after.set(retry_after_s(headers.get("Retry-After")) if not response.ok else None)
+        return response
 
 
 def make_twilio_client(settings: TwilioSettings, timeout_s: float = 15.0) -> Client:
@@ -63,7 +88,12 @@ def _send_error(exc: Exception) -> SendError:
     if isinstance(exc, TwilioRestException):
         code = str(exc.code) if exc.code is not None else None
         permanent = (exc.code in PERMANENT_CODES) or (400 <= exc.status < 500 and exc.status != 429)
-        return SendError(f"Twilio {exc.status}: {exc.msg}", permanent=permanent, code=code)
+        return SendError(
+            f"Twilio {exc.status}: {exc.msg}",
+            permanent=permanent,
+            code=code,
+            retry_after=_retry_after.get() if exc.status in (429, 503) else None,
+        )
     return SendError(f"Twilio unreachable: {type(exc).__name__}", permanent=False)
 
 

@@ -28,4 +28,7 @@ async def close_channels(hub: Hub) -> None:
     client = hub.resources.pop("twilio", None)
     if client is not None:
         await close_twilio_client(client)
+    email = hub.channels.get("email")
+    if isinstance(email, SmtpSender):
+        await email.close()  # its idle connections
     hub.channels.clear()

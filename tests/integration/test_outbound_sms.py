@@ -3,6 +3,7 @@ delivery status callbacks move the message forward (never back)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -84,6 +85,32 @@ async def test_a_temporary_failure_is_retried_later(
     await relay_sends(hub)
     assert (await stored(hub, message.id)).status == "sent"
     assert len(twilio.messages()) == 2
+
+
+async def test_throttling_waits_as_long_as_twilio_asked(
+    client: Any, twilio: FakeTwilio, clock: ManualClock
+) -> None:
+    """A 429's Retry-After is the provider's word: retrying after our own 2 s would be throttled
+    again (and counts against the account)."""
+    hub, message = await assigned_reply(client)
+    twilio.fail_next(1, status=429, code=20429, message="Too Many Requests", retry_after="30")
+    await relay_sends(hub)
+    clock.advance(3)
+    assert await relay_sends(hub) == 0  # our own backoff (2 s) would have retried here
+    clock.advance(28)
+    await relay_sends(hub)
+    assert (await stored(hub, message.id)).status == "sent"
+    assert len(twilio.messages()) == 2
+
+
+async def test_the_sender_is_woken_when_a_retry_is_due(client: Any, twilio: FakeTwilio) -> None:
+    """Not up to a whole loop interval later (2 s): the tail of a burst's retries."""
+    hub, _ = await assigned_reply(client)
+    woken = hub.kicks.setdefault("sender", asyncio.Event())
+    twilio.fail_next(1, status=429, code=20429, message="Too Many Requests", retry_after="1")
+    await relay_sends(hub)
+    woken.clear()  # send_reply kicked it
+    await asyncio.wait_for(woken.wait(), timeout=5)
 
 
 async def test_a_permanent_failure_fails_the_message_at_once(

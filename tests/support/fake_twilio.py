@@ -30,6 +30,7 @@ class Failure:
     status: int
     code: int
     message: str
+    retry_after: str | None = None  # the Retry-After header, if any
 
 
 @dataclass
@@ -47,8 +48,9 @@ class FakeTwilio:
         status: int = 500,
         code: int = 20500,
         message: str = "Internal Server Error",
+        retry_after: str | None = None,
     ) -> None:
-        self.failures.extend(Failure(status, code, message) for _ in range(count))
+        self.failures.extend(Failure(status, code, message, retry_after) for _ in range(count))
 
     def messages(self) -> list[Recorded]:
         return [r for r in self.requests if r.path.endswith("/Messages.json")]
@@ -93,7 +95,10 @@ class FakeTwilio:
             return self._error(401, 20003, "Authenticate")
         if self.failures:
             f = self.failures.pop(0)
-            return self._error(f.status, f.code, f.message)
+            response = self._error(f.status, f.code, f.message)
+            if f.retry_after is not None:
+                response.headers["Retry-After"] = f.retry_after
+            return response
         if request.path.endswith("/Messages.json"):
             return web.json_response(self._message(recorded), status=201)
         if "/Calls" in request.path:

@@ -23,6 +23,14 @@ class Received:
 class _Handler:
     reject: dict[str, str] = field(default_factory=dict)
     messages: list[Received] = field(default_factory=list)
+    sessions: int = 0  # EHLOs seen: one per client connection
+
+    async def handle_EHLO(
+        self, server: Any, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        self.sessions += 1
+        session.host_name = hostname
+        return responses
 
     async def handle_RCPT(
         self, server: Any, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -59,6 +67,10 @@ class RecordingSmtpServer:
     def messages(self) -> list[Received]:
         return self.handler.messages
 
+    @property
+    def connections(self) -> int:
+        return self.handler.sessions
+
     async def wait_for(self, count: int, timeout: float = 15.0) -> list[Received]:
         """Until `count` messages arrived (aiosmtpd records them from its own thread)."""
         async with asyncio.timeout(timeout):
@@ -74,6 +86,15 @@ class RecordingSmtpServer:
 
     def stop(self) -> None:
         self.controller.stop()
+
+    def restart(self) -> None:
+        """Drop every client connection, then listen again on the same port."""
+        self.controller.stop()
+        auth: dict[str, Any] = {}
+        if self.credentials:
+            auth = {"authenticator": self._authenticate, "auth_require_tls": False}
+        self.controller = Controller(self.handler, hostname=self.host, port=self.port, **auth)
+        self.controller.start()
 
     def _authenticate(
         self, server: Any, session: Session, envelope: Envelope, mechanism: str, data: Any

@@ -101,3 +101,54 @@ async def test_login_is_used_and_the_password_never_logged(
     assert failed.value.permanent is True and failed.value.code == "535"
     assert "s3cret-smtp" not in caplog.text and "wrong-pass-123" not in caplog.text
     assert "s3cret-smtp" not in repr(settings)
+
+
+async def test_a_burst_of_replies_shares_one_connection(smtp_server: RecordingSmtpServer) -> None:
+    """A connect and EHLO per mail was half the email send time under a burst (B5)."""
+    sender = SmtpSender(settings_for(smtp_server))
+    for n in range(5):
+        await sender.send(reply(to=f"c{n}@example.com"))
+    assert len(smtp_server.messages) == 5
+    assert smtp_server.connections == 1
+    await sender.close()
+
+
+async def test_a_refused_mail_leaves_the_connection_usable(
+    smtp_server: RecordingSmtpServer,
+) -> None:
+    smtp_server.reject_with("busy@example.com", "451 4.7.1 Greylisted, try again later")
+    smtp_server.reject_with("gone@example.com", "550 5.1.1 <gone@example.com>: User unknown")
+    sender = SmtpSender(settings_for(smtp_server))
+    with pytest.raises(SendError) as busy:
+        await sender.send(reply(to="busy@example.com"))
+    with pytest.raises(SendError) as gone:
+        await sender.send(reply(to="gone@example.com"))
+    await sender.send(reply(to="jane@example.com"))
+    assert (busy.value.permanent, gone.value.permanent) == (False, True)
+    assert [m.rcpt_tos for m in smtp_server.messages] == [("jane@example.com",)]
+    assert smtp_server.connections == 1
+    await sender.close()
+
+
+async def test_a_connection_the_server_dropped_is_replaced(
+    smtp_server: RecordingSmtpServer,
+) -> None:
+    sender = SmtpSender(settings_for(smtp_server))
+    await sender.send(reply(to="first@example.com"))
+    smtp_server.restart()  # the idle connection is gone
+    await sender.send(reply(to="second@example.com"))
+    assert [m.rcpt_tos for m in smtp_server.messages] == [
+        ("first@example.com",),
+        ("second@example.com",),
+    ]
+    assert smtp_server.connections == 2
+    await sender.close()
+
+
+async def test_an_idle_connection_is_not_kept_past_idle_s(
+    smtp_server: RecordingSmtpServer,
+) -> None:
+    sender = SmtpSender(settings_for(smtp_server), idle_s=0)
+    await sender.send(reply())
+    await sender.send(reply())
+    assert smtp_server.connections == 2

@@ -6,6 +6,7 @@ import asyncio
 import socket
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 from aiohttp import web
@@ -19,6 +20,7 @@ from channels.twilio_client import (
     connect_call,
     hangup_call,
     make_twilio_client,
+    retry_after_s,
     send_sms,
     validate_twilio_signature,
 )
@@ -100,6 +102,25 @@ async def test_server_errors_and_throttling_are_temporary(
     retried = await send_sms(client, from_="+1555", to="+1415", body="x", status_callback=None)
     assert retried.provider_ref.startswith("SM")
     assert len(fake.messages()) == 2
+
+
+async def test_throttling_carries_twilios_retry_after(fake: FakeTwilio, client: Client) -> None:
+    fake.fail_next(1, status=429, code=20429, message="Too Many Requests", retry_after="7")
+    fake.fail_next(1, status=429, code=20429, message="Too Many Requests")
+    with pytest.raises(SendError) as told:
+        await send_sms(client, from_="+1555", to="+1415", body="x", status_callback=None)
+    with pytest.raises(SendError) as untold:
+        await send_sms(client, from_="+1555", to="+1415", body="x", status_callback=None)
+    assert (told.value.retry_after, untold.value.retry_after) == (7.0, None)
+
+
+def test_retry_after_is_seconds_or_an_http_date() -> None:
+    now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    assert retry_after_s("120", now) == 120.0
+    assert retry_after_s("Mon, 23 Nov 2026 09:00:30 GMT", now) == 30.0
+    assert retry_after_s("Mon, 23 Nov 2026 08:00:00 GMT", now) == 0.0  # already past
+    assert retry_after_s("soon", now) is None
+    assert retry_after_s(None, now) is None
 
 
 async def test_wrong_credentials_get_twilios_401(fake: FakeTwilio) -> None:

@@ -202,3 +202,24 @@ def test_ticket_token_quote_and_loop_header() -> None:
     assert parse_email(again.as_bytes()).meta["auto"] == "own"
     assert find_ticket(again["Subject"]) == "T-0123456789"
     assert find_ticket("Re: [#T-XYZ] nothing") is None
+
+
+def test_the_cached_header_classes_compose_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """compose_reply's policy only caches the stdlib's header classes: same mail as stock."""
+    import channels.email_compose as compose
+
+    message = reply(
+        to="Zoë Ünal <zoe@example.com>",
+        body="Grüße\nà bientôt",
+        meta={"ticket": "T-0123456789", "quote": {"author": "Zoë", "at": "today", "body": "où?"}},
+        message_id="out-1@crmhub.test",
+    )
+
+    def smtp_bytes() -> bytes:
+        msg = compose_reply(message, from_addr=FROM, domain="crmhub.test")
+        msg.replace_header("Date", "Mon, 23 Nov 2026 09:00:00 +0000")
+        return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+
+    ours = smtp_bytes()
+    monkeypatch.setattr(compose, "POLICY", policy.default)
+    assert ours == smtp_bytes()
