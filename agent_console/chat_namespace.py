@@ -28,6 +28,7 @@ from hub.customers import find_customer
 from hub.errors import HubError, Invalid, TooManyRequests
 from hub.models import Agent, Interaction, Message
 from hub.queue_position import queue_position
+from hub.routing_snapshot import WAITING_STATES
 from hub.staffing import someone_can_answer
 
 log = logging.getLogger(__name__)
@@ -153,11 +154,13 @@ class ChatNamespace(GuardedNamespace):
             received = await receive_contact(
                 self.hub, contact, queue_id=self.hub.settings.chat.queue
             )
-            try:
-                ranked = await queue_position(self.hub, received.interaction_id)
-            except Exception as exc:  # stored already: an error now would invite a resend
-                log.warning("chat position unavailable (%s)", exc)
-                ranked = None
+            ranked = None
+            # The receive path knows the state: a chat an agent holds has no position to read.
+            if received.state in ("", *WAITING_STATES):
+                try:
+                    ranked = await queue_position(self.hub, received.interaction_id)
+                except Exception as exc:  # stored already: an error now would invite a resend
+                    log.warning("chat position unavailable (%s)", exc)
             return {
                 "ok": True,
                 "id": received.message_id,

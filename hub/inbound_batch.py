@@ -13,12 +13,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from hub.actions.receive_batch import Pending, do_receive_batch
+from hub.actions.receive_batch import Pending, Received, do_receive_batch
 from hub.context import Hub
 
 log = logging.getLogger(__name__)
 
-Outcome = tuple[str, str, str, bool, bool]
+Outcome = Received
 Single = Callable[[Pending], Awaitable[Outcome]]
 
 

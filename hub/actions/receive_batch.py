@@ -24,6 +24,16 @@ from hub.staffing import mark_if_unanswered
 
 
 @dataclass(frozen=True, slots=True)
+class Received:
+    interaction_id: str
+    message_id: str | None
+    customer_id: str
+    duplicate: bool
+    new_interaction: bool
+    state: str = ""  # the interaction's state after the contact ("" for a provider retry)
+
+
+@dataclass(frozen=True, slots=True)
 class Pending:
     contact: InboundContact
     queue_id: str | None
@@ -96,12 +106,9 @@ async def _open(
     return found
 
 
-async def do_receive_batch(
-    hub: Hub, tx: Tx, items: list[Pending]
-) -> list[tuple[str, str, str, bool, bool] | Exception]:
-    """Per item: (interaction_id, message_id, customer_id, duplicate, new_interaction), or the
-    error that item alone raised (an unreadable sender). Same effects and events, in the same
-    order, as do_receive_contact on each item in turn."""
+async def do_receive_batch(hub: Hub, tx: Tx, items: list[Pending]) -> list[Received | Exception]:
+    """Per item: what was stored, or the error that item alone raised (an unreadable
+    sender). Same effects and events, in the same order, as do_receive_contact on each item."""
     from hub.actions.receive_contact import INTERACTION_META
 
     region = hub.settings.default_region
@@ -116,12 +123,12 @@ async def do_receive_batch(
     now = hub.now()
     default_queue = hub.settings.routing.default_queue
     fresh: set[str] = set()
-    out: list[tuple[str, str, str, bool, bool] | Exception] = []
+    out: list[Received | Exception] = []
     for p, key in zip(items, values, strict=True):
         contact = p.contact
         done = stored.get((contact.channel, contact.provider_ref))
         if done is not None:
-            out.append((*done, True, False))
+            out.append(Received(*done, True, False))
             continue
         if key is None:
             out.append(Invalid(f"cannot read the sender address {contact.sender[:64]!r}"))
@@ -182,6 +189,6 @@ async def do_receive_batch(
         tx.emit(
             MessageCreated(message_id=message.id, interaction_id=interaction.id, direction="in")
         )
-        out.append((interaction.id, message.id, customer.id, False, new))
+        out.append(Received(interaction.id, message.id, customer.id, False, new, interaction.state))
     await tx.session.flush()
     return out

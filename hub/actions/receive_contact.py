@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from channels.base import InboundContact
 from channels.email_compose import find_ticket
-from hub.actions.receive_batch import Pending
+from hub.actions.receive_batch import Pending, Received
 from hub.context import Hub, Tx
 from hub.customers import normalize_identity, preferred_agent, resolve_customer
 from hub.errors import Invalid
@@ -30,15 +30,6 @@ INTERACTION_META = (
     "offline",
 )
 CHANNEL_IDENTITY = {"sms": "phone", "voice": "phone", "email": "email", "chat": "chat"}
-
-
-@dataclass(frozen=True, slots=True)
-class Received:
-    interaction_id: str
-    message_id: str | None
-    customer_id: str
-    duplicate: bool
-    new_interaction: bool
 
 
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT"}
@@ -77,7 +68,7 @@ async def receive_contact(
     the one-contact path below."""
     check_contact(hub, contact)
     if batchable(hub, contact, state):
-        return Received(*await _batcher(hub).receive(Pending(contact, queue_id)))
+        return await _batcher(hub).receive(Pending(contact, queue_id))
     return await receive_one(hub, contact, queue_id=queue_id, state=state)
 
 
@@ -94,15 +85,8 @@ def batchable(hub: Hub, contact: InboundContact, state: str) -> bool:
 def _batcher(hub: Hub) -> InboundBatcher:
     if hub.inbound is None:
 
-        async def single(item: Pending) -> tuple[str, str, str, bool, bool]:
-            r = await receive_one(hub, item.contact, queue_id=item.queue_id)
-            return (
-                r.interaction_id,
-                r.message_id or "",
-                r.customer_id,
-                r.duplicate,
-                r.new_interaction,
-            )
+        async def single(item: Pending) -> Received:
+            return await receive_one(hub, item.contact, queue_id=item.queue_id)
 
         hub.inbound = InboundBatcher(hub, single, hub.settings.receive_batch_max)
     batcher: InboundBatcher = hub.inbound
@@ -239,7 +223,7 @@ async def do_receive_contact(
             )
         )
     tx.emit(MessageCreated(message_id=message.id, interaction_id=interaction.id, direction="in"))
-    return Received(interaction.id, message.id, customer.id, False, new)
+    return Received(interaction.id, message.id, customer.id, False, new, interaction.state)
 
 
 async def _holds_ref(tx: Tx, provider_ref: str) -> bool:

@@ -106,3 +106,30 @@ async def test_racing_processes_fall_back_to_one_by_one_and_store_each_once(
     assert await count(a, Customer) == 20
     assert await count(a, Interaction) == 20
     assert "storing one by one" in caplog.text
+
+
+async def test_the_receive_path_says_the_conversation_state(client: Any) -> None:
+    """The chat widget's position is read only for a waiting conversation: the state comes back
+    with the receipt instead of a query per chat line."""
+    import sqlalchemy as sa
+
+    from channels.base import InboundContact
+    from hub.actions.receive_contact import receive_contact
+
+    hub = hub_of(client)
+
+    def chat(ref: str) -> InboundContact:
+        return InboundContact(channel="chat", provider_ref=ref, sender="visitor-1", body="hi")
+
+    first = await receive_contact(hub, chat("c1"))
+    assert first.new_interaction and first.state == "queued"
+    async with hub.store.transaction() as session:
+        await session.exec(
+            sa.update(Interaction)
+            .where(Interaction.id == first.interaction_id)  # type: ignore[arg-type]
+            .values(state="assigned")
+        )
+    later = await receive_contact(hub, chat("c2"))
+    assert later.interaction_id == first.interaction_id and later.state == "assigned"
+    retry = await receive_contact(hub, chat("c2"))
+    assert retry.duplicate and retry.state == ""  # unknown: the caller reads it if it needs it
