@@ -10,6 +10,7 @@ begins the transaction at the first write), not across every contact's reads.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -106,6 +107,38 @@ async def _open(
     return found
 
 
+def inbound_message(
+    hub: Hub, contact: InboundContact, interaction_id: str, sender: str, now: datetime
+) -> Message:
+    return Message(
+        interaction_id=interaction_id,
+        channel=contact.channel,
+        direction="in",
+        provider_ref=contact.provider_ref,
+        sender=sender,
+        subject=contact.subject[:500],
+        body=contact.body[: hub.settings.max_message_chars],
+        status="received",
+        created_at=now,
+        meta=dict(contact.meta),
+    )
+
+
+def announce(tx: Tx, interaction: Interaction, message: Message, *, new: bool) -> None:
+    """A new interaction is announced to routing, every message to the consoles."""
+    if new:
+        tx.emit(
+            InteractionReceived(
+                interaction_id=interaction.id,
+                customer_id=interaction.customer_id,
+                channel=interaction.channel,
+                queue_id=interaction.queue_id,
+                message_id=message.id,
+            )
+        )
+    tx.emit(MessageCreated(message_id=message.id, interaction_id=interaction.id, direction="in"))
+
+
 async def do_receive_batch(hub: Hub, tx: Tx, items: list[Pending]) -> list[Received | Exception]:
     """Per item: what was stored, or the error that item alone raised (an unreadable
     sender). Same effects and events, in the same order, as do_receive_contact on each item."""
@@ -162,33 +195,10 @@ async def do_receive_batch(hub: Hub, tx: Tx, items: list[Pending]) -> list[Recei
             )
             tx.session.add(interaction)
             opened[(customer.id, contact.channel)] = interaction
-        message = Message(
-            interaction_id=interaction.id,
-            channel=contact.channel,
-            direction="in",
-            provider_ref=contact.provider_ref,
-            sender=key[1],
-            subject=contact.subject[:500],
-            body=contact.body[: hub.settings.max_message_chars],
-            status="received",
-            created_at=now,
-            meta=dict(contact.meta),
-        )
+        message = inbound_message(hub, contact, interaction.id, key[1], now)
         tx.session.add(message)
         stored[(contact.channel, contact.provider_ref)] = (interaction.id, message.id, customer.id)
-        if new:
-            tx.emit(
-                InteractionReceived(
-                    interaction_id=interaction.id,
-                    customer_id=customer.id,
-                    channel=contact.channel,
-                    queue_id=interaction.queue_id,
-                    message_id=message.id,
-                )
-            )
-        tx.emit(
-            MessageCreated(message_id=message.id, interaction_id=interaction.id, direction="in")
-        )
+        announce(tx, interaction, message, new=new)
         out.append(Received(interaction.id, message.id, customer.id, False, new, interaction.state))
     await tx.session.flush()
     return out

@@ -9,11 +9,11 @@ from sqlmodel import col, select
 
 from channels.base import InboundContact
 from channels.email_compose import find_ticket
-from hub.actions.receive_batch import Pending, Received
+from hub.actions.receive_batch import Pending, Received, announce, inbound_message
 from hub.context import Hub, Tx
 from hub.customers import normalize_identity, preferred_agent, resolve_customer
 from hub.errors import Invalid
-from hub.events import CustomerUpdated, InteractionReceived, MessageCreated
+from hub.events import CustomerUpdated
 from hub.inbound_batch import InboundBatcher
 from hub.models import Interaction, Message, StoredAttachment
 from hub.staffing import mark_if_unanswered
@@ -180,18 +180,7 @@ async def do_receive_contact(
             preferred_agent_id=await preferred_agent(tx.session, customer),
         )
         tx.session.add(interaction)
-    message = Message(
-        interaction_id=interaction.id,
-        channel=contact.channel,
-        direction="in",
-        provider_ref=contact.provider_ref,
-        sender=value,
-        subject=contact.subject[:500],
-        body=contact.body[: hub.settings.max_message_chars],
-        status="received",
-        created_at=now,
-        meta=dict(contact.meta),
-    )
+    message = inbound_message(hub, contact, interaction.id, value, now)
     tx.session.add(message)
     limit = hub.settings.max_attachment_bytes
     for a in contact.attachments[: hub.settings.max_attachments_per_message]:
@@ -212,17 +201,7 @@ async def do_receive_contact(
         tx.session.add(customer)
         tx.emit(CustomerUpdated(customer_id=customer.id))
     await tx.session.flush()
-    if new and not auto:
-        tx.emit(
-            InteractionReceived(
-                interaction_id=interaction.id,
-                customer_id=customer.id,
-                channel=contact.channel,
-                queue_id=interaction.queue_id,
-                message_id=message.id,
-            )
-        )
-    tx.emit(MessageCreated(message_id=message.id, interaction_id=interaction.id, direction="in"))
+    announce(tx, interaction, message, new=new and not auto)
     return Received(interaction.id, message.id, customer.id, False, new, interaction.state)
 
 
