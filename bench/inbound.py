@@ -165,6 +165,8 @@ async def start_hub(
 class Console:
     """One agent's console: records the time of every offer and accepts + wraps it up."""
 
+    wrapped = 0  # offers accepted and wrapped up, over every console
+
     def __init__(self, seen: dict[str, list[float]]) -> None:
         self.sio = socketio.AsyncClient(reconnection=False)
         self.seen = seen
@@ -178,6 +180,7 @@ class Console:
         await self.sio.call(
             "wrapup", {"interaction_id": it, "disposition": "resolved"}, namespace="/agent"
         )
+        Console.wrapped += 1
 
     async def open(self, url: str, token: str) -> None:
         await self.sio.connect(
@@ -250,6 +253,7 @@ async def run(smoke: bool = False, db: str = "sqlite") -> list[tuple[str, str, s
     tokens = await create_accounts(db_url, agents)
     consoles: list[Console] = []
     seen: dict[str, list[float]] = {}
+    Console.wrapped = 0
     try:
         for token in tokens:
             console = Console(seen)
@@ -265,6 +269,11 @@ async def run(smoke: bool = False, db: str = "sqlite") -> list[tuple[str, str, s
         # End to end: every accepted webhook offered at a console, until the last offer.
         last = max((v[0] for v in seen.values()), default=began)
         end_to_end = len(seen) / max(last - began, 1e-9)
+        # The latency phase measures a steady state, not the burst's tail: wait until every
+        # offer of the burst is accepted and wrapped up.
+        offered = sum(len(v) for v in seen.values())
+        while Console.wrapped < offered and time.perf_counter() < drained:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
         seen.clear()
         # Sustained = what reaches the agents, not what the webhook endpoint can take in.
         rate = max(5.0, min(hub_result.rps, end_to_end) / 2)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -47,22 +48,39 @@ def identity_kind(contact: InboundContact) -> str:
     return "phone"
 
 
+def stored_query(items: list[Pending]) -> Any:
+    return (
+        sa.select(
+            col(Message.channel),
+            col(Message.provider_ref),
+            col(Message.interaction_id),
+            col(Message.id),
+            col(Interaction.customer_id),
+        )
+        .join(Interaction, col(Interaction.id) == col(Message.interaction_id))
+        # Both columns, in the unique index's order: provider_ref alone scanned the table.
+        .where(
+            col(Message.channel).in_(sorted({p.contact.channel for p in items})),
+            col(Message.provider_ref).in_(sorted({p.contact.provider_ref for p in items})),
+        )
+    )
+
+
+def identities_query(keys: set[tuple[str, str]]) -> Any:
+    return (
+        select(CustomerIdentity.kind, CustomerIdentity.value, Customer)
+        .join(Customer, col(Customer.id) == col(CustomerIdentity.customer_id))
+        # Both columns, in the unique index's order: value alone scanned the table.
+        .where(
+            col(CustomerIdentity.kind).in_(sorted({kind for kind, _value in keys})),
+            col(CustomerIdentity.value).in_(sorted({value for _kind, value in keys})),
+        )
+    )
+
+
 async def _stored(tx: Tx, items: list[Pending]) -> dict[tuple[str, str], tuple[str, str, str]]:
     """(channel, provider_ref) -> (interaction_id, message_id, customer_id) already stored."""
-    refs = list({p.contact.provider_ref for p in items})
-    rows = (
-        await tx.session.exec(  # type: ignore[call-overload]
-            sa.select(  # sqlmodel types select() and exec() for at most four columns
-                col(Message.channel),
-                col(Message.provider_ref),
-                col(Message.interaction_id),
-                col(Message.id),
-                col(Interaction.customer_id),
-            )
-            .join(Interaction, col(Interaction.id) == col(Message.interaction_id))
-            .where(col(Message.provider_ref).in_(refs))
-        )
-    ).all()
+    rows = (await tx.session.exec(stored_query(items))).all()
     return {(ch, ref or ""): (iid, mid, cid) for ch, ref, iid, mid, cid in rows}
 
 
@@ -70,13 +88,7 @@ async def _customers(tx: Tx, keys: set[tuple[str, str]]) -> dict[tuple[str, str]
     """Known customers by (identity kind, normalized value), merges followed."""
     if not keys:
         return {}
-    rows = (
-        await tx.session.exec(
-            select(CustomerIdentity.kind, CustomerIdentity.value, Customer)
-            .join(Customer, col(Customer.id) == col(CustomerIdentity.customer_id))
-            .where(col(CustomerIdentity.value).in_([value for _kind, value in keys]))
-        )
-    ).all()
+    rows = (await tx.session.exec(identities_query(keys))).all()
     found: dict[tuple[str, str], Customer] = {}
     for kind, value, customer in rows:
         if (kind, value) in keys:

@@ -133,3 +133,24 @@ async def test_the_receive_path_says_the_conversation_state(client: Any) -> None
     assert later.interaction_id == first.interaction_id and later.state == "assigned"
     retry = await receive_contact(hub, chat("c2"))
     assert retry.duplicate and retry.state == ""  # unknown: the caller reads it if it needs it
+
+
+async def test_the_batch_reads_use_the_unique_indexes(tmp_path: Any) -> None:
+    """Filtering on provider_ref (or identity value) alone scanned the whole table on every
+    batch: B1's latency after its burst grew from tens of ms to seconds."""
+    from channels.base import InboundContact
+    from hub.actions.receive_batch import Pending, identities_query, stored_query
+    from hub.store import Store
+
+    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'plan.db'}")
+    await store.migrate()
+    items = [Pending(InboundContact(channel="sms", provider_ref="SM1", sender="+1"), None)]
+    try:
+        async with store.engine.connect() as conn:
+            for query in (stored_query(items), identities_query({("phone", "+14155550100")})):
+                sql = str(query.compile(conn.sync_engine, compile_kwargs={"literal_binds": True}))
+                plan = (await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")).all()
+                steps = " | ".join(str(row[-1]) for row in plan)
+                assert "SCAN" not in steps, steps
+    finally:
+        await store.close()
