@@ -1,0 +1,73 @@
+"""The broadcaster loads what a batch of events needs together: each event must still produce
+exactly the emits it produces alone (payload, room, namespace), each interaction's in order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from agent_console.broadcaster import Broadcaster
+from hub.app import create_app
+from hub.context import Hub
+from hub.events import Event, MessageCreated, MessageStatusChanged, OfferMade, OfferRevoked
+from tests.support.console_seed import seed
+from tests.support.hubs import hub_of
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+async def hub(db_url: str, aiohttp_client: Any, make_settings: Callable[..., Any]) -> Hub:
+    return hub_of(await aiohttp_client(create_app(make_settings(database_url=db_url))))
+
+
+class Recorder:
+    """Stands in for the Socket.IO server: what the broadcaster emits, in order."""
+
+    def __init__(self) -> None:
+        self.emits: list[tuple[str, Any, str | None, str | None]] = []
+
+    async def emit(
+        self, event: str, data: Any = None, *, room: str | None = None, namespace: str | None = None
+    ) -> None:
+        self.emits.append((event, data, room, namespace))
+
+
+def about(emit: tuple[str, Any, str | None, str | None]) -> str:
+    data = emit[1]
+    return str(data.get("interaction_id") or data.get("interaction", {}).get("id"))
+
+
+async def test_a_batch_emits_what_each_event_alone_would(hub: Hub) -> None:
+    """Loading a batch's rows together must not change a payload, a room or the order of one
+    interaction's events."""
+    await seed(hub)
+    events: list[Event] = [
+        MessageCreated(message_id="m9", interaction_id="i7", direction="in"),
+        OfferMade(offer_id="o1", interaction_id="i7", agent_id="a1", expires_at=0.0),
+        MessageCreated(message_id="m11", interaction_id="j1", direction="in"),  # nobody holds j1
+        MessageCreated(message_id="gone", interaction_id="i7", direction="in"),
+        MessageStatusChanged(message_id="m10", interaction_id="i7", status="sent"),
+        OfferRevoked(offer_id="o1", interaction_id="i7", agent_id="a1", reason="timeout"),
+        MessageCreated(message_id="m8", interaction_id="i6", direction="out"),
+    ]
+    alone = Recorder()
+    for event in events:
+        await Broadcaster(hub, alone).dispatch(event)
+    batched = Recorder()
+    await Broadcaster(hub, batched).handle(events)
+    for key in ("i7", "j1", "i6"):
+        assert [e for e in batched.emits if about(e) == key] == [
+            e for e in alone.emits if about(e) == key
+        ]
+    assert len(batched.emits) == len(alone.emits) == 9
+    assert [e[0] for e in alone.emits if about(e) == "i7"] == [
+        "message.created",
+        "peek.message",
+        "offer",
+        "message.status",
+        "peek.message",
+        "offer.revoked",
+    ]
