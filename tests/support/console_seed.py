@@ -20,7 +20,7 @@ from hub.models import (
 )
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-LONG = "<b>untrusted</b> & " + "x" * 300
+LONG = "<b>untrusted</b> & é 😀 " + "x" * 300
 
 
 def at(minutes: float) -> datetime:
