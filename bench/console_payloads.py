@@ -1,5 +1,7 @@
 """Micro-benchmark of the console fan-out's reads: `customer_card`, `offer_payload` and
-`message_payload` for a customer with past interactions, notes and orders, median of N.
+`message_payload` for a customer with past interactions, notes and orders, and the broadcaster
+dispatching an `offer.made` and a batch of 50 `message.created` (to a recording emitter), median
+of N.
 
 Steadier than B1/B2 on a shared 2-core VM (no load generator, no sockets), so it is the figure
 to compare before and after a change to those functions:
@@ -16,10 +18,13 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
+from agent_console.broadcaster import Broadcaster
 from agent_console.presenter import message_payload, offer_payload
 from hub.customers import customer_card
+from hub.events import Event, MessageCreated, OfferMade
 from hub.models import (
     Agent,
     Customer,
@@ -88,6 +93,29 @@ async def seed(store: Store, past: int = 5) -> tuple[str, str, str]:
     return c.id, offer.id, m.id
 
 
+async def chats(store: Store, count: int) -> list[tuple[str, str]]:
+    """`count` assigned chats of other customers, one message each: (message id, chat id)."""
+    out = []
+    async with store.transaction() as s:
+        for n in range(count):
+            c = Customer(name=f"visitor {n}")
+            it = Interaction(
+                customer_id=c.id, channel="chat", state="assigned", assigned_agent_id="a"
+            )
+            m = Message(interaction_id=it.id, channel="chat", direction="in", body=f"hi {n}")
+            s.add_all([c, it, m])
+            out.append((m.id, it.id))
+            await s.flush()
+    return out
+
+
+class Discard:
+    """An emitter that drops everything: only the broadcaster's own work is timed."""
+
+    async def emit(self, event: str, data: Any = None, **_: Any) -> None:
+        return None
+
+
 async def median_ms(n: int, step: Callable[[], Awaitable[Any]]) -> float:
     times = []
     for _ in range(n):
@@ -121,10 +149,25 @@ async def run(db: str, n: int) -> dict[str, float]:
                 assert found is not None
                 await message_payload(s, found)
 
+        broadcaster = Broadcaster(SimpleNamespace(store=store), Discard())  # type: ignore[arg-type]
+        offer_made = OfferMade(offer_id=offer_id, interaction_id="", agent_id="a", expires_at=0.0)
+        created: list[Event] = [
+            MessageCreated(message_id=m, interaction_id=i, direction="in")
+            for m, i in await chats(store, 50)
+        ]
+
+        async def dispatch_offer() -> None:
+            await broadcaster.handle([offer_made])
+
+        async def dispatch_messages() -> None:
+            await broadcaster.handle(created)
+
         return {
             "customer_card": await median_ms(n, card),
             "offer_payload": await median_ms(n, offer),
             "message_payload": await median_ms(n, message),
+            "offer.made": await median_ms(n, dispatch_offer),
+            "50 message.created": await median_ms(max(n // 10, 5), dispatch_messages),
         }
     finally:
         await store.close()
@@ -136,7 +179,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=200)
     args = parser.parse_args()
     for name, ms in asyncio.run(run(args.db, args.n)).items():
-        print(f"{args.db:<8} {name:<16} median {ms:.2f} ms (n={args.n})")
+        print(f"{args.db:<8} {name:<18} median {ms:.2f} ms (n={args.n})")
 
 
 if __name__ == "__main__":
