@@ -110,7 +110,7 @@ class Broadcaster:
         if not wanted:
             return None
         try:
-            async with self.hub.store.session() as session:
+            async with self.hub.store.fanout_session() as session:
                 return await load_message_batch(session, wanted)
         except Exception:
             log.warning("could not read a batch of %d message events", len(wanted), exc_info=True)
@@ -131,11 +131,11 @@ class Broadcaster:
             return
         if isinstance(event, MessageCreated | MessageStatusChanged):
             if batch is None or not batch.covers(event):
-                async with self.hub.store.session() as session:
+                async with self.hub.store.fanout_session() as session:
                     batch = await load_message_batch(session, [event])
             await self._message(event, batch)
             return
-        async with self.hub.store.session() as session:
+        async with self.hub.store.fanout_session() as session:
             await self._read_and_emit(session, event)
 
     async def _read_and_emit(self, session: Any, event: Event) -> None:

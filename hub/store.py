@@ -24,6 +24,14 @@ class Store:
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False, autoflush=False
         )
+        # The console fan-out's reads have their own few connections (see fanout_session); an
+        # in-memory SQLite database exists only on its one connection, so it is shared there.
+        self.fanout_engine: AsyncEngine = (
+            self.engine if in_memory(url) else make_engine(url, pool_size=FANOUT_POOL)
+        )
+        self._fanout_sessions = async_sessionmaker(
+            self.fanout_engine, class_=AsyncSession, expire_on_commit=False, autoflush=False
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -41,6 +49,18 @@ class Store:
         async with self._sessions() as session:
             yield session
 
+    @asynccontextmanager
+    async def fanout_session(self) -> AsyncIterator[AsyncSession]:
+        """A read session on the console fan-out's own pool.
+
+        From the shared pool, the broadcaster queued for a connection behind every request
+        handler waiting for one: under a burst of chat messages it emitted nothing until the
+        burst was stored (B2, docs/performance.md), and on PostgreSQL such a wait can outlast
+        the pool timeout, which loses the emits (consoles re-sync only on their next snapshot).
+        """
+        async with self._fanout_sessions() as session:
+            yield session
+
     async def migrate(self) -> None:
         async with self.engine.begin() as conn:
             await conn.run_sync(run_migrations)
@@ -51,9 +71,20 @@ class Store:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self.fanout_engine is not self.engine:
+            await self.fanout_engine.dispose()
 
 
-def make_engine(url: str) -> AsyncEngine:
+def in_memory(url: str) -> bool:
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and (parsed.database or "") in ("", ":memory:")
+
+
+FANOUT_POOL = 4  # plus as many overflow connections: the broadcaster's DISPATCH_CONCURRENCY
+
+
+def make_engine(url: str, *, pool_size: int | None = None) -> AsyncEngine:
+    """`pool_size`: a small pool of that size plus as many overflow; default the shared pool."""
     parsed = make_url(url)
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
@@ -63,6 +94,8 @@ def make_engine(url: str) -> AsyncEngine:
         kwargs["connect_args"] = {"timeout": 30}
     else:
         kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True, pool_timeout=5)
+    if pool_size is not None:
+        kwargs.update(pool_size=pool_size, max_overflow=pool_size)
         if parsed.get_backend_name() == "postgresql":
             # A restarting or unreachable server fails fast (503 within a provider's 15 s).
             kwargs["connect_args"] = {"timeout": 5}
