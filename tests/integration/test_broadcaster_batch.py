@@ -3,10 +3,13 @@ exactly the emits it produces alone (payload, room, namespace), each interaction
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from agent_console.broadcaster import Broadcaster
 from hub.app import create_app
@@ -71,3 +74,22 @@ async def test_a_batch_emits_what_each_event_alone_would(hub: Hub) -> None:
         "peek.message",
         "offer.revoked",
     ]
+
+
+async def test_the_broadcaster_does_not_wait_for_the_shared_pool(hub: Hub) -> None:
+    """Every shared connection busy (a burst of chat handlers): the broadcaster still emits.
+    It queued behind them, and on PostgreSQL past the 5 s pool timeout, which lost the emit."""
+    await seed(hub)
+    pool: Any = hub.store.engine.pool
+    async with AsyncExitStack() as held:
+        for _ in range(pool.size() + pool._max_overflow):
+            session = await held.enter_async_context(hub.store.session())
+            await session.execute(sa.text("SELECT 1"))  # checks a connection out
+        assert pool.checkedout() == pool.size() + pool._max_overflow
+        recorder = Recorder()
+        events: list[Event] = [
+            MessageCreated(message_id="m9", interaction_id="i7", direction="in"),
+            OfferMade(offer_id="o1", interaction_id="i7", agent_id="a1", expires_at=0.0),
+        ]
+        await asyncio.wait_for(Broadcaster(hub, recorder).handle(events), timeout=4)
+    assert [e[0] for e in recorder.emits] == ["message.created", "peek.message", "offer"]
