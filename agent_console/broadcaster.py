@@ -12,13 +12,8 @@ from typing import Any, Protocol
 
 from sqlmodel import col, select
 
-from agent_console.presenter import (
-    agent_dict,
-    interaction_dict,
-    message_payload,
-    offer_payload,
-    work_item,
-)
+from agent_console.message_batch import MessageBatch, MessageEvent, holder, load_message_batch
+from agent_console.presenter import agent_dict, interaction_dict, offer_by_id, work_item
 from channels.web_chat import CHAT_NS, visitor_room
 from hub import failpoints
 from hub.context import Hub
@@ -35,7 +30,7 @@ from hub.events import (
     OfferMade,
     OfferRevoked,
 )
-from hub.models import Agent, Interaction, Message, Offer
+from hub.models import Agent, Interaction
 
 log = logging.getLogger(__name__)
 
@@ -62,15 +57,6 @@ def agent_room(agent_id: str) -> str:
 
 def customer_room(customer_id: str) -> str:
     return f"customer:{customer_id}"
-
-
-def holder(it: Interaction) -> str | None:
-    """The agent who currently sees this interaction (offered or assigned)."""
-    if it.state == "offered":
-        return it.offered_agent_id
-    if it.state in ("assigned", "closed"):
-        return it.assigned_agent_id
-    return None
 
 
 DISPATCH_CONCURRENCY = 8
@@ -101,13 +87,14 @@ class Broadcaster:
         its own queries: under a burst on PostgreSQL, agents saw no offer for the whole 8 s of
         the B1 run although routing had made 554 (docs/performance.md)."""
         gate = asyncio.Semaphore(DISPATCH_CONCURRENCY)
+        batch = await self.preload(events)
 
         async def in_order(group: list[Event]) -> None:
             async with gate:
                 for event in group:
                     failpoints.reach("console.before_emit")
                     try:
-                        await self.dispatch(event)
+                        await self.dispatch(event, batch)
                     except Exception:  # one bad event must not starve the rest
                         log.exception("could not broadcast %s", event.wire)
 
@@ -116,66 +103,87 @@ class Broadcaster:
             groups.setdefault(ordering_key(event), []).append(event)
         await asyncio.gather(*(in_order(group) for group in groups.values()))
 
-    async def dispatch(self, event: Event) -> None:
-        async with self.hub.store.session() as session:
-            if isinstance(event, OfferMade):
-                offer = await session.get(Offer, event.offer_id)
-                payload = await offer_payload(session, offer) if offer else None
-                if payload is not None:
-                    await self.to_agent(event.agent_id, "offer", payload)
-            elif isinstance(event, OfferRevoked):
+    async def preload(self, events: list[Event]) -> MessageBatch | None:
+        """The rows of the batch's message events, read together (agent_console/message_batch).
+        If that fails, each event reads its own rows as before."""
+        wanted = [e for e in events if isinstance(e, MessageCreated | MessageStatusChanged)]
+        if not wanted:
+            return None
+        try:
+            async with self.hub.store.fanout_session() as session:
+                return await load_message_batch(session, wanted)
+        except Exception:
+            log.warning("could not read a batch of %d message events", len(wanted), exc_info=True)
+            return None
+
+    async def dispatch(self, event: Event, batch: MessageBatch | None = None) -> None:
+        """Emit one event; `batch` holds rows read for the whole batch (message events)."""
+        if isinstance(event, OfferRevoked):  # everything it says is in the event
+            await self.to_agent(
+                event.agent_id,
+                "offer.revoked",
+                {
+                    "offer_id": event.offer_id,
+                    "interaction_id": event.interaction_id,
+                    "reason": event.reason,
+                },
+            )
+            return
+        if isinstance(event, MessageCreated | MessageStatusChanged):
+            if batch is None or not batch.covers(event):
+                async with self.hub.store.fanout_session() as session:
+                    batch = await load_message_batch(session, [event])
+            await self._message(event, batch)
+            return
+        async with self.hub.store.fanout_session() as session:
+            await self._read_and_emit(session, event)
+
+    async def _read_and_emit(self, session: Any, event: Event) -> None:
+        if isinstance(event, OfferMade):
+            payload = await offer_by_id(session, event.offer_id)
+            if payload is not None:
+                await self.to_agent(event.agent_id, "offer", payload)
+        elif isinstance(event, InteractionAssigned):
+            it = await session.get(Interaction, event.interaction_id)
+            if it is not None:
                 await self.to_agent(
-                    event.agent_id,
-                    "offer.revoked",
-                    {
-                        "offer_id": event.offer_id,
-                        "interaction_id": event.interaction_id,
-                        "reason": event.reason,
-                    },
+                    event.agent_id, "interaction.assigned", await work_item(session, it)
                 )
-            elif isinstance(event, InteractionAssigned):
-                it = await session.get(Interaction, event.interaction_id)
-                if it is not None:
-                    await self.to_agent(
-                        event.agent_id, "interaction.assigned", await work_item(session, it)
-                    )
-                    await self._tell_visitor(session, it, event.agent_id)
-                    await self._end_pops(it, but=event.agent_id)
-            elif isinstance(event, MessageCreated | MessageStatusChanged):
-                await self._message(session, event)
-            elif isinstance(event, InteractionUpdated):
-                it = await session.get(Interaction, event.interaction_id)
-                if it is not None:
-                    await self.to_agent(
-                        event.agent_id or holder(it), "interaction.updated", interaction_dict(it)
-                    )
-                    await self.sio.emit(
-                        "peek.updated",
-                        interaction_dict(it),
-                        room=peek_room(it.id),
-                        namespace=SUPERVISOR_NS,
-                    )
-                    if it.state != "ringing":
-                        await self._end_pops(it, but=event.agent_id or holder(it))
-                    if it.channel == "chat" and it.state == "closed":
-                        await self.sio.emit(
-                            "closed",
-                            {"message": self.hub.settings.chat.closing_message},
-                            room=visitor_room(it.customer_address),
-                            namespace=CHAT_NS,
-                        )
-            elif isinstance(event, AgentStatusChanged):
-                agent = await session.get(Agent, event.agent_id)
-                if agent is not None:
-                    await self.to_agent(agent.id, "status", agent_dict(agent))
-            elif isinstance(event, CustomerUpdated):
-                await self._customer(session, event.customer_id)
-            elif isinstance(event, CallRinging):
-                it = await session.get(Interaction, event.interaction_id)
-                if it is not None:
-                    item = await work_item(session, it)
-                    for agent_id in event.agent_ids:
-                        await self.to_agent(agent_id, "call.ringing", item)
+                await self._tell_visitor(session, it, event.agent_id)
+                await self._end_pops(it, but=event.agent_id)
+        elif isinstance(event, InteractionUpdated):
+            it = await session.get(Interaction, event.interaction_id)
+            if it is not None:
+                await self._updated(it, event)
+        elif isinstance(event, AgentStatusChanged):
+            agent = await session.get(Agent, event.agent_id)
+            if agent is not None:
+                await self.to_agent(agent.id, "status", agent_dict(agent))
+        elif isinstance(event, CustomerUpdated):
+            await self._customer(session, event.customer_id)
+        elif isinstance(event, CallRinging):
+            it = await session.get(Interaction, event.interaction_id)
+            if it is not None:
+                item = await work_item(session, it)
+                for agent_id in event.agent_ids:
+                    await self.to_agent(agent_id, "call.ringing", item)
+
+    async def _updated(self, it: Interaction, event: InteractionUpdated) -> None:
+        await self.to_agent(
+            event.agent_id or holder(it), "interaction.updated", interaction_dict(it)
+        )
+        await self.sio.emit(
+            "peek.updated", interaction_dict(it), room=peek_room(it.id), namespace=SUPERVISOR_NS
+        )
+        if it.state != "ringing":
+            await self._end_pops(it, but=event.agent_id or holder(it))
+        if it.channel == "chat" and it.state == "closed":
+            await self.sio.emit(
+                "closed",
+                {"message": self.hub.settings.chat.closing_message},
+                room=visitor_room(it.customer_address),
+                namespace=CHAT_NS,
+            )
 
     async def _end_pops(self, it: Interaction, but: str | None) -> None:
         """A PBX call popped on several consoles was answered or ended: take the pops down."""
@@ -192,15 +200,16 @@ class Broadcaster:
             "agent", {"name": name}, room=visitor_room(it.customer_address), namespace=CHAT_NS
         )
 
-    async def _message(self, session: Any, event: MessageCreated | MessageStatusChanged) -> None:
-        message = await session.get(Message, event.message_id)
-        it = await session.get(Interaction, event.interaction_id)
-        if message is None or it is None:
+    async def _message(self, event: MessageEvent, batch: MessageBatch) -> None:
+        found = batch.payload(event)
+        if found is None:  # the message or its interaction is gone
             return
+        payload, agent_id = found
         name = "message.created" if isinstance(event, MessageCreated) else "message.status"
-        payload = await message_payload(session, message)
-        await self.to_agent(holder(it), name, payload)
-        await self.sio.emit("peek.message", payload, room=peek_room(it.id), namespace=SUPERVISOR_NS)
+        await self.to_agent(agent_id, name, payload)
+        await self.sio.emit(
+            "peek.message", payload, room=peek_room(event.interaction_id), namespace=SUPERVISOR_NS
+        )
 
     async def _customer(self, session: Any, customer_id: str) -> None:
         card = await customer_card(session, customer_id)

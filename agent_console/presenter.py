@@ -57,14 +57,31 @@ def interaction_dict(it: Interaction) -> dict[str, Any]:
     }
 
 
-def attachment_dict(a: StoredAttachment) -> dict[str, Any]:
+def attachment_dict(a: Any) -> dict[str, Any]:
+    """`a`: a row of ATTACHMENT_COLUMNS (`stored` is computed in SQL)."""
     return {
         "id": a.id,
         "filename": a.filename,
         "content_type": a.content_type,
         "size": a.size,
-        "stored": a.data is not None,
+        "stored": bool(a.stored),
     }
+
+
+# Never the file itself: a console needs to know that it is stored, not its bytes (an email's
+# attachments were read in full for every offer and every message event).
+ATTACHMENT_COLUMNS = (
+    col(StoredAttachment.id),
+    col(StoredAttachment.message_id),
+    col(StoredAttachment.filename),
+    col(StoredAttachment.content_type),
+    col(StoredAttachment.size),
+    col(StoredAttachment.data).is_not(None).label("stored"),
+)
+# Statements built once: building them per call cost about as much CPU as running them.
+ATTACHMENTS = sa.select(*ATTACHMENT_COLUMNS).where(
+    col(StoredAttachment.message_id).in_(sa.bindparam("ids", expanding=True))
+)
 
 
 async def attachments_of(
@@ -73,11 +90,7 @@ async def attachments_of(
     found: dict[str, list[dict[str, Any]]] = {}
     if not message_ids:
         return found
-    rows = (
-        await session.exec(
-            select(StoredAttachment).where(col(StoredAttachment.message_id).in_(message_ids))
-        )
-    ).all()
+    rows = await session.execute(ATTACHMENTS, {"ids": message_ids})
     for a in rows:
         found.setdefault(a.message_id, []).append(attachment_dict(a))
     return found
@@ -88,7 +101,31 @@ async def message_payload(session: AsyncSession, m: Message) -> dict[str, Any]:
     return message_dict(m, (await attachments_of(session, [m.id])).get(m.id, []))
 
 
-def message_dict(m: Message, attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+# What message_dict reads: selecting these rather than Message entities skips the ORM's identity
+# map and the unused `meta` JSON for every message of every offer.
+MESSAGE_COLUMNS = (
+    col(Message.id),
+    col(Message.interaction_id),
+    col(Message.channel),
+    col(Message.direction),
+    col(Message.sender),
+    col(Message.author_agent_id),
+    col(Message.subject),
+    col(Message.body),
+    col(Message.status),
+    col(Message.error),
+    col(Message.created_at),
+)
+MESSAGES_OF = (
+    sa.select(*MESSAGE_COLUMNS)
+    .where(col(Message.interaction_id) == sa.bindparam("interaction_id"))
+    .order_by(col(Message.created_at).desc())
+    .limit(RECENT_MESSAGES)
+)
+
+
+def message_dict(m: Any, attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """`m`: a Message or a row of MESSAGE_COLUMNS."""
     return {
         "attachments": attachments or [],
         "id": m.id,
@@ -106,14 +143,7 @@ def message_dict(m: Message, attachments: list[dict[str, Any]] | None = None) ->
 
 
 async def messages_of(session: AsyncSession, interaction_id: str) -> list[dict[str, Any]]:
-    rows = (
-        await session.exec(
-            select(Message)
-            .where(Message.interaction_id == interaction_id)
-            .order_by(col(Message.created_at).desc())
-            .limit(RECENT_MESSAGES)
-        )
-    ).all()
+    rows = (await session.execute(MESSAGES_OF, {"interaction_id": interaction_id})).all()
     files = await attachments_of(session, [m.id for m in rows])
     return [message_dict(m, files.get(m.id)) for m in reversed(rows)]
 
@@ -131,6 +161,23 @@ async def offer_payload(session: AsyncSession, offer: Offer) -> dict[str, Any] |
     it = await session.get(Interaction, offer.interaction_id)
     if it is None:
         return None
+    return await offer_item(session, offer, it)
+
+
+OFFER_WITH_INTERACTION = (
+    sa.select(Offer, Interaction)
+    .join(Interaction, col(Interaction.id) == col(Offer.interaction_id))
+    .where(col(Offer.id) == sa.bindparam("offer_id"))
+)
+
+
+async def offer_by_id(session: AsyncSession, offer_id: str) -> dict[str, Any] | None:
+    """An offer's payload, the offer and its interaction read in one query (offer.made)."""
+    row = (await session.execute(OFFER_WITH_INTERACTION, {"offer_id": offer_id})).first()
+    return await offer_item(session, *row) if row is not None else None
+
+
+async def offer_item(session: AsyncSession, offer: Offer, it: Interaction) -> dict[str, Any]:
     return {
         "offer_id": offer.id,
         "expires_at": iso(offer.expires_at),

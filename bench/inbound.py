@@ -89,18 +89,24 @@ async def start_baseline(mode: str) -> tuple[asyncio.subprocess.Process, str]:
 
 
 async def fresh_database(db: str) -> str:
-    """A new SQLite file, or a new database on the local PostgreSQL (dropped and recreated)."""
+    """A new SQLite file, or a new database on the local PostgreSQL (dropped and recreated).
+
+    `CRMHUB_BENCH_PG_DB` names that database (default crmhub_bench): two benchmark runs sharing
+    the machine must not drop each other's database."""
     if db == "sqlite":
         return f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='crmhub-bench-')}/hub.db"
     import asyncpg
 
+    name = os.environ.get("CRMHUB_BENCH_PG_DB", "crmhub_bench")
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"CRMHUB_BENCH_PG_DB must be a plain identifier, not {name!r}")
     admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
     try:
-        await admin.execute("DROP DATABASE IF EXISTS crmhub_bench WITH (FORCE)")
-        await admin.execute("CREATE DATABASE crmhub_bench")
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.execute(f"CREATE DATABASE {name}")
     finally:
         await admin.close()
-    return "postgresql+asyncpg://postgres@127.0.0.1:5432/crmhub_bench"
+    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
 
 
 async def create_accounts(

@@ -8,7 +8,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub.customer_search import suggest_duplicates
-from hub.customers import interaction_summary
+from hub.customers import interaction_history
 from hub.errors import NotFound
 from hub.models import (
     BackofficeRecord,
@@ -16,7 +16,6 @@ from hub.models import (
     CustomerIdentity,
     CustomerMerge,
     CustomerNote,
-    Interaction,
     Order,
 )
 
@@ -59,14 +58,6 @@ async def customer_360(
             select(CustomerIdentity).where(CustomerIdentity.customer_id == customer_id)
         )
     ).all()
-    interactions = (
-        await session.exec(
-            select(Interaction)
-            .where(Interaction.customer_id == customer_id)
-            .order_by(col(Interaction.created_at).desc())
-            .limit(limit)
-        )
-    ).all()
     orders = (
         await session.exec(
             select(Order)
@@ -95,9 +86,9 @@ async def customer_360(
         "identities": [
             {"kind": i.kind, "value": i.value, "confidence": i.confidence} for i in identities
         ],
-        "interactions": [
-            await interaction_summary(session, it, preview_chars=200) for it in interactions
-        ],
+        "interactions": await interaction_history(
+            session, customer_id, limit=limit, preview_chars=200
+        ),
         "orders": [
             {
                 "id": o.id,

@@ -33,6 +33,20 @@ class Store:
         self._readers = async_sessionmaker(
             reader, class_=AsyncSession, expire_on_commit=False, autoflush=False
         )
+        # On PostgreSQL the console fan-out reads on a few connections of its own: from the
+        # shared pool the broadcaster queued behind every request handler waiting for one, so
+        # under a burst of chat messages it emitted nothing until the burst was stored (B2), and
+        # a wait past the pool timeout lost the emits. SQLite shares one engine: more
+        # connections there only meant more writers contending for its single lock (B1's
+        # webhook rate fell by a third with a separate fan-out pool).
+        self.fanout_engine: AsyncEngine = self.engine
+        fanout = reader
+        if not self.is_sqlite:
+            self.fanout_engine = make_engine(url, FANOUT_POOL)
+            fanout = self.fanout_engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._fanout_sessions = async_sessionmaker(
+            fanout, class_=AsyncSession, expire_on_commit=False, autoflush=False
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -51,6 +65,12 @@ class Store:
         async with self._readers() as session:
             yield session
 
+    @asynccontextmanager
+    async def fanout_session(self) -> AsyncIterator[AsyncSession]:
+        """A read session for the console fan-out (its own pool on PostgreSQL, see above)."""
+        async with self._fanout_sessions() as session:
+            yield session
+
     async def migrate(self) -> None:
         async with self.engine.begin() as conn:
             await conn.run_sync(run_migrations)
@@ -61,6 +81,12 @@ class Store:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self.fanout_engine is not self.engine:
+            await self.fanout_engine.dispose()
+
+
+# The broadcaster's DISPATCH_CONCURRENCY (a fixed pool, like the shared one).
+FANOUT_POOL = 8
 
 
 def make_engine(url: str, pool_size: int = 30) -> AsyncEngine:

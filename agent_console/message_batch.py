@@ -1,0 +1,84 @@
+"""What a batch of message events (`message.created`, `message.status`) needs, read together.
+
+The broadcaster read a Message, its Interaction and its attachments per event: three queries and
+a session each, ~1 ms per chat message on SQLite where every query is a hop to the aiosqlite
+thread. A batch from the bus (up to 100 events) now costs the same three queries in all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from agent_console.presenter import MESSAGE_COLUMNS, attachments_of, message_dict
+from hub.events import MessageCreated, MessageStatusChanged
+from hub.models import Interaction, Message
+
+MessageEvent = MessageCreated | MessageStatusChanged
+
+
+MESSAGES = sa.select(*MESSAGE_COLUMNS).where(
+    col(Message.id).in_(sa.bindparam("ids", expanding=True))
+)
+HOLDERS = sa.select(
+    col(Interaction.id),
+    col(Interaction.state),
+    col(Interaction.offered_agent_id),
+    col(Interaction.assigned_agent_id),
+).where(col(Interaction.id).in_(sa.bindparam("ids", expanding=True)))
+
+
+def holder(it: Any) -> str | None:
+    """The agent who currently sees this interaction (offered or assigned).
+
+    `it`: an Interaction, or any row with its state, offered_agent_id and assigned_agent_id."""
+    if it.state == "offered":
+        return it.offered_agent_id
+    if it.state in ("assigned", "closed"):
+        return it.assigned_agent_id
+    return None
+
+
+@dataclass
+class MessageBatch:
+    """Rows read for some message events. An id asked for and not found (deleted since) is
+    absent from `messages` / `holders`; `covers` tells it from one that was never asked for."""
+
+    asked_messages: set[str] = field(default_factory=set)
+    asked_interactions: set[str] = field(default_factory=set)
+    messages: dict[str, Any] = field(default_factory=dict)  # id -> row of MESSAGE_COLUMNS
+    files: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # message id -> files
+    holders: dict[str, str | None] = field(default_factory=dict)  # interaction id -> agent
+
+    def covers(self, event: MessageEvent) -> bool:
+        return (
+            event.message_id in self.asked_messages
+            and event.interaction_id in self.asked_interactions
+        )
+
+    def payload(self, event: MessageEvent) -> tuple[dict[str, Any], str | None] | None:
+        """The event's message payload and the agent to tell; None when either row is gone."""
+        row = self.messages.get(event.message_id)
+        if row is None or event.interaction_id not in self.holders:
+            return None
+        return message_dict(row, self.files.get(row.id, [])), self.holders[event.interaction_id]
+
+
+async def load_message_batch(session: AsyncSession, events: Sequence[MessageEvent]) -> MessageBatch:
+    """Three queries for any number of events: messages, interactions, attachments."""
+    message_ids = sorted({e.message_id for e in events})
+    interaction_ids = sorted({e.interaction_id for e in events})
+    batch = MessageBatch(asked_messages=set(message_ids), asked_interactions=set(interaction_ids))
+    if not message_ids:
+        return batch
+    rows = await session.execute(MESSAGES, {"ids": message_ids})
+    batch.messages = {row.id: row for row in rows}
+    its = await session.execute(HOLDERS, {"ids": interaction_ids})
+    batch.holders = {it.id: holder(it) for it in its}
+    batch.files = await attachments_of(session, list(batch.messages))
+    return batch

@@ -1,0 +1,186 @@
+"""Micro-benchmark of the console fan-out's reads: `customer_card`, `offer_payload` and
+`message_payload` for a customer with past interactions, notes and orders, and the broadcaster
+dispatching an `offer.made` and a batch of 50 `message.created` (to a recording emitter), median
+of N.
+
+Steadier than B1/B2 on a shared 2-core VM (no load generator, no sockets), so it is the figure
+to compare before and after a change to those functions:
+
+    python -m bench.console_payloads [--db sqlite|postgres] [-n 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
+
+from agent_console.broadcaster import Broadcaster
+from agent_console.presenter import message_payload, offer_payload
+from hub.customers import customer_card
+from hub.events import Event, MessageCreated, OfferMade
+from hub.models import (
+    Agent,
+    Customer,
+    CustomerIdentity,
+    CustomerNote,
+    Interaction,
+    Message,
+    Offer,
+    Order,
+    utcnow,
+)
+from hub.store import Store
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+PG_NAME = "crmhub_bench_console_payloads"  # its own name: B1/B2 may run beside it
+
+
+async def database(db: str) -> str:
+    if db == "sqlite":
+        return f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='crmhub-payloads-')}/hub.db"
+    import asyncpg
+
+    admin = await asyncpg.connect(PG_ADMIN)
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
+        await admin.execute(f"CREATE DATABASE {PG_NAME}")
+    finally:
+        await admin.close()
+    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{PG_NAME}"
+
+
+async def seed(store: Store, past: int = 5) -> tuple[str, str, str]:
+    """A customer with `past` closed interactions (4 messages each), 3 notes, 4 orders, and a
+    new chat offered to an agent: (customer id, offer id, id of the new chat's message)."""
+    start = utcnow() - timedelta(days=30)
+    async with store.transaction() as s:
+        c = Customer(name="Ada", tier="gold", tags=["vip"], rfm={"r": 5, "f": 4, "m": 3})
+        s.add(c)
+        s.add(CustomerIdentity(customer_id=c.id, kind="phone", value="+15550100"))
+        s.add(CustomerIdentity(customer_id=c.id, kind="email", value="ada@example.com"))
+        for n in range(past + 1):
+            at = start + timedelta(days=n)
+            it = Interaction(customer_id=c.id, channel="sms", state="closed", created_at=at)
+            if n == past:
+                it.channel, it.state = "chat", "offered"
+            s.add(it)
+            for k in range(4):
+                s.add(
+                    Message(
+                        interaction_id=it.id,
+                        channel=it.channel,
+                        direction="in" if k % 2 == 0 else "out",
+                        body=f"message {k} of interaction {n} " * 5,
+                        created_at=at + timedelta(minutes=k),
+                    )
+                )
+        for n in range(3):
+            s.add(CustomerNote(customer_id=c.id, body=f"note {n}", author_name="Bo"))
+        for n in range(4):
+            s.add(Order(customer_id=c.id, amount=10.0 * n, ordered_at=start + timedelta(days=n)))
+        await s.flush()
+        offer = Offer(interaction_id=it.id, agent_id="a", expires_at=utcnow())
+        s.add(offer)
+        m = Message(interaction_id=it.id, channel="chat", direction="in", body="hello")
+        s.add(m)
+    return c.id, offer.id, m.id
+
+
+async def chats(store: Store, count: int) -> list[tuple[str, str]]:
+    """`count` assigned chats of other customers, one message each: (message id, chat id)."""
+    out = []
+    async with store.transaction() as s:
+        for n in range(count):
+            c = Customer(name=f"visitor {n}")
+            it = Interaction(
+                customer_id=c.id, channel="chat", state="assigned", assigned_agent_id="a"
+            )
+            m = Message(interaction_id=it.id, channel="chat", direction="in", body=f"hi {n}")
+            s.add_all([c, it, m])
+            out.append((m.id, it.id))
+            await s.flush()
+    return out
+
+
+class Discard:
+    """An emitter that drops everything: only the broadcaster's own work is timed."""
+
+    async def emit(self, event: str, data: Any = None, **_: Any) -> None:
+        return None
+
+
+async def median_ms(n: int, step: Callable[[], Awaitable[Any]]) -> float:
+    times = []
+    for _ in range(n):
+        started = time.perf_counter()
+        await step()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1e3
+
+
+async def run(db: str, n: int) -> dict[str, float]:
+    store = Store(await database(db))
+    try:
+        await store.migrate()
+        async with store.transaction() as s:  # offers reference an agent
+            s.add(Agent(id="a", username="a"))
+        customer_id, offer_id, message_id = await seed(store)
+
+        async def card() -> None:
+            async with store.session() as s:
+                await customer_card(s, customer_id)
+
+        async def offer() -> None:
+            async with store.session() as s:
+                found = await s.get(Offer, offer_id)
+                assert found is not None
+                await offer_payload(s, found)
+
+        async def message() -> None:
+            async with store.session() as s:
+                found = await s.get(Message, message_id)
+                assert found is not None
+                await message_payload(s, found)
+
+        broadcaster = Broadcaster(SimpleNamespace(store=store), Discard())  # type: ignore[arg-type]
+        offer_made = OfferMade(offer_id=offer_id, interaction_id="", agent_id="a", expires_at=0.0)
+        created: list[Event] = [
+            MessageCreated(message_id=m, interaction_id=i, direction="in")
+            for m, i in await chats(store, 50)
+        ]
+
+        async def dispatch_offer() -> None:
+            await broadcaster.handle([offer_made])
+
+        async def dispatch_messages() -> None:
+            await broadcaster.handle(created)
+
+        return {
+            "customer_card": await median_ms(n, card),
+            "offer_payload": await median_ms(n, offer),
+            "message_payload": await median_ms(n, message),
+            "offer.made": await median_ms(n, dispatch_offer),
+            "50 message.created": await median_ms(max(n // 10, 5), dispatch_messages),
+        }
+    finally:
+        await store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.console_payloads")
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("-n", type=int, default=200)
+    args = parser.parse_args()
+    for name, ms in asyncio.run(run(args.db, args.n)).items():
+        print(f"{args.db:<8} {name:<18} median {ms:.2f} ms (n={args.n})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""The broadcaster loads what a batch of events needs together: each event must still produce
+exactly the emits it produces alone (payload, room, namespace), each interaction's in order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from agent_console.broadcaster import Broadcaster
+from hub.app import create_app
+from hub.context import Hub
+from hub.events import Event, MessageCreated, MessageStatusChanged, OfferMade, OfferRevoked
+from tests.support.console_seed import seed
+from tests.support.hubs import hub_of
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+async def hub(db_url: str, aiohttp_client: Any, make_settings: Callable[..., Any]) -> Hub:
+    return hub_of(await aiohttp_client(create_app(make_settings(database_url=db_url))))
+
+
+class Recorder:
+    """Stands in for the Socket.IO server: what the broadcaster emits, in order."""
+
+    def __init__(self) -> None:
+        self.emits: list[tuple[str, Any, str | None, str | None]] = []
+
+    async def emit(
+        self, event: str, data: Any = None, *, room: str | None = None, namespace: str | None = None
+    ) -> None:
+        self.emits.append((event, data, room, namespace))
+
+
+def about(emit: tuple[str, Any, str | None, str | None]) -> str:
+    data = emit[1]
+    return str(data.get("interaction_id") or data.get("interaction", {}).get("id"))
+
+
+async def test_a_batch_emits_what_each_event_alone_would(hub: Hub) -> None:
+    """Loading a batch's rows together must not change a payload, a room or the order of one
+    interaction's events."""
+    await seed(hub)
+    events: list[Event] = [
+        MessageCreated(message_id="m9", interaction_id="i7", direction="in"),
+        OfferMade(offer_id="o1", interaction_id="i7", agent_id="a1", expires_at=0.0),
+        MessageCreated(message_id="m11", interaction_id="j1", direction="in"),  # nobody holds j1
+        MessageCreated(message_id="gone", interaction_id="i7", direction="in"),
+        MessageStatusChanged(message_id="m10", interaction_id="i7", status="sent"),
+        OfferRevoked(offer_id="o1", interaction_id="i7", agent_id="a1", reason="timeout"),
+        MessageCreated(message_id="m8", interaction_id="i6", direction="out"),
+    ]
+    alone = Recorder()
+    for event in events:
+        await Broadcaster(hub, alone).dispatch(event)
+    batched = Recorder()
+    await Broadcaster(hub, batched).handle(events)
+    for key in ("i7", "j1", "i6"):
+        assert [e for e in batched.emits if about(e) == key] == [
+            e for e in alone.emits if about(e) == key
+        ]
+    assert len(batched.emits) == len(alone.emits) == 9
+    assert [e[0] for e in alone.emits if about(e) == "i7"] == [
+        "message.created",
+        "peek.message",
+        "offer",
+        "message.status",
+        "peek.message",
+        "offer.revoked",
+    ]
+
+
+async def test_the_broadcaster_does_not_wait_for_the_shared_pool(hub: Hub) -> None:
+    """Every shared connection busy (a burst of chat handlers): the broadcaster still emits.
+    It queued behind them, and on PostgreSQL past the 5 s pool timeout, which lost the emit."""
+    if hub.store.is_sqlite:
+        pytest.skip("on SQLite the fan-out shares the one engine by design (hub/store.py)")
+    await seed(hub)
+    pool: Any = hub.store.engine.pool
+    async with AsyncExitStack() as held:
+        for _ in range(pool.size() + pool._max_overflow):
+            session = await held.enter_async_context(hub.store.session())
+            await session.execute(sa.text("SELECT 1"))  # checks a connection out
+        assert pool.checkedout() == pool.size() + pool._max_overflow
+        recorder = Recorder()
+        events: list[Event] = [
+            MessageCreated(message_id="m9", interaction_id="i7", direction="in"),
+            OfferMade(offer_id="o1", interaction_id="i7", agent_id="a1", expires_at=0.0),
+        ]
+        await asyncio.wait_for(Broadcaster(hub, recorder).handle(events), timeout=4)
+    assert [e[0] for e in recorder.emits] == ["message.created", "peek.message", "offer"]
