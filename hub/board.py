@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -20,23 +21,41 @@ def day_start(now: datetime) -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+# The columns the board reads: rows with these attributes stand in for Interaction entities.
+# The board is rebuilt every push tick from every interaction of the day; building ORM entities
+# (with their JSON fields) for them took 7-15% of the event loop in B2 (docs/performance.md).
+COLUMNS = (
+    col(Interaction.id),
+    col(Interaction.queue_id),
+    col(Interaction.channel),
+    col(Interaction.direction),
+    col(Interaction.state),
+    col(Interaction.enqueued_at),
+    col(Interaction.assigned_at),
+    col(Interaction.closed_at),
+    col(Interaction.created_at),
+    col(Interaction.assigned_agent_id),
+    col(Interaction.priority),
+    col(Interaction.priority_explain),
+)
+
+
+async def _rows(session: AsyncSession, where: Any) -> Sequence[Any]:
+    return (await session.exec(sa.select(*COLUMNS).where(where))).all()  # type: ignore[call-overload]
+
+
 async def board(session: AsyncSession, now: datetime) -> dict[str, Any]:
     start = day_start(now)
     queues = (await session.exec(select(Queue).order_by(Queue.id))).all()
-    today = (
-        await session.exec(select(Interaction).where(col(Interaction.created_at) >= start))
-    ).all()
-    waiting = (
-        await session.exec(select(Interaction).where(col(Interaction.state).in_(WAITING)))
-    ).all()
+    today = await _rows(session, col(Interaction.created_at) >= start)
+    waiting = await _rows(session, col(Interaction.state).in_(WAITING))
     agents = (await session.exec(select(Agent).order_by(Agent.username))).all()
-    assigned = (
-        await session.exec(select(Interaction).where(Interaction.state == "assigned"))
-    ).all()
+    assigned = await _rows(session, col(Interaction.state) == "assigned")
+    handled = Counter(i.assigned_agent_id for i in today if i.assigned_agent_id)
     return {
         "at": now.isoformat(),
         "queues": [_queue(q, today, waiting, agents, now) for q in queues],
-        "agents": [_agent(a, today, assigned, now) for a in agents],
+        "agents": [_agent(a, handled[a.id], assigned, now) for a in agents],
         "hourly": _hourly(today, {q.id: q.answer_target_s for q in queues}, start, now),
         "waiting": [
             {
@@ -55,8 +74,8 @@ async def board(session: AsyncSession, now: datetime) -> dict[str, Any]:
 
 def _queue(
     q: Queue,
-    today: Sequence[Interaction],
-    waiting: Sequence[Interaction],
+    today: Sequence[Any],
+    waiting: Sequence[Any],
     agents: Sequence[Agent],
     now: datetime,
 ) -> dict[str, Any]:
@@ -93,9 +112,7 @@ def _queue(
     }
 
 
-def _agent(
-    a: Agent, today: Sequence[Interaction], assigned: Sequence[Interaction], now: datetime
-) -> dict[str, Any]:
+def _agent(a: Agent, handled_today: int, assigned: Sequence[Any], now: datetime) -> dict[str, Any]:
     work = [i for i in assigned if i.assigned_agent_id == a.id]
     return {
         "id": a.id,
@@ -104,12 +121,12 @@ def _agent(
         "reason": a.status_reason,
         "in_state_s": round((now - a.status_since).total_seconds()),
         "work": [{"id": i.id, "channel": i.channel} for i in work],
-        "handled_today": sum(1 for i in today if i.assigned_agent_id == a.id),
+        "handled_today": handled_today,
     }
 
 
 def _hourly(
-    today: Sequence[Interaction], targets: dict[str, float], start: datetime, now: datetime
+    today: Sequence[Any], targets: dict[str, float], start: datetime, now: datetime
 ) -> list[dict[str, Any]]:
     """Arrivals, service level and queue depth (waiting at the end of each hour, up to now)."""
     arrivals: dict[int, int] = defaultdict(int)
