@@ -195,6 +195,16 @@ class Console:
         await self.sio.call("status", {"status": "available"}, namespace="/agent")
 
 
+async def console_backlog(url: str) -> float:
+    """crmhub_bus_backlog{group="console"} from the hub's /metrics (events not yet emitted)."""
+    async with aiohttp.ClientSession() as http, http.get(url + "/metrics") as r:
+        text = await r.text()
+    for line in text.splitlines():
+        if line.startswith('crmhub_bus_backlog{group="console"}'):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 async def open_loop(
     url: str, public: str, rate: float, seconds: float, seen: dict[str, list[float]]
 ) -> dict[str, Any]:
@@ -279,6 +289,10 @@ async def run(smoke: bool = False, db: str = "sqlite") -> list[tuple[str, str, s
         # offer of the burst is accepted and wrapped up.
         offered = sum(len(v) for v in seen.values())
         while Console.wrapped < offered and time.perf_counter() < drained:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+        # ... and the hub has dispatched the burst's events (a wrap-up is acknowledged before
+        # the broadcaster has emitted what it caused).
+        while await console_backlog(public) > 0 and time.perf_counter() < drained:  # noqa: ASYNC110
             await asyncio.sleep(0.1)
         seen.clear()
         # Sustained = what reaches the agents, not what the webhook endpoint can take in.

@@ -180,9 +180,15 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
                 hub.node_id,
                 lambda evs: on_events(hub, evs),
                 shutdown=hub.shutdown,
+                on_backlog=hub.metrics.bus_backlog.labels(ROUTING_GROUP).set,
             ),
             "console-events": consume(
-                hub.bus, CONSOLE_GROUP, hub.node_id, broadcaster.handle, shutdown=hub.shutdown
+                hub.bus,
+                CONSOLE_GROUP,
+                hub.node_id,
+                broadcaster.handle,
+                shutdown=hub.shutdown,
+                on_backlog=hub.metrics.bus_backlog.labels(CONSOLE_GROUP).set,
             ),
             "outbox": run_loop(
                 hub, "outbox", lambda _k: relay_events(hub), interval_s=SETTLE_INTERVAL_S

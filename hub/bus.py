@@ -10,6 +10,7 @@ effects. The database outbox covers the gap between commit and publish.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -43,6 +44,10 @@ class EventBus(Protocol):
         ...
 
     async def ack(self, group: str, ids: Sequence[str]) -> None: ...
+
+    async def backlog(self, group: str) -> int:
+        """Events of `group` not yet acknowledged: delivered and pending, or not yet read."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -96,6 +101,10 @@ class InMemoryBus:
         state = self._group(group)
         for entry_id in ids:
             state.pending.pop(entry_id, None)
+
+    async def backlog(self, group: str) -> int:
+        state = self._group(group)
+        return len(state.new) + len(state.pending)
 
     async def close(self) -> None:
         return None
@@ -211,6 +220,19 @@ class RedisBus:
         if ids:
             await self.redis.xack(self.stream, group, *ids)
 
+    async def backlog(self, group: str) -> int:
+        """XINFO GROUPS: `lag` (entries not yet delivered to the group, Redis 7) + `pending`."""
+        try:
+            groups = await self.redis.xinfo_groups(self.stream)
+        except Exception as exc:  # redis.ResponseError: no such stream yet
+            if "no such key" in str(exc).lower():
+                return 0
+            raise
+        for info in groups:
+            if _text(info.get("name", b"")) == group:
+                return int(info.get("lag") or 0) + int(info.get("pending") or 0)
+        return 0
+
     async def close(self) -> None:
         return None
 
@@ -230,6 +252,7 @@ async def consume(
     *,
     block_s: float = 1.0,
     shutdown: Shutdown | None = None,
+    on_backlog: Callable[[int], None] | None = None,
 ) -> None:
     """Feed batches to `handler` forever; ack after it returns. Errors are logged with backoff.
 
@@ -251,6 +274,8 @@ async def consume(
             continue
         backoff = 0.1
         if not deliveries:
+            if on_backlog is not None:
+                on_backlog(0)  # a read that found nothing: the group is caught up
             continue
         with shutdown.step():  # at shutdown, a batch in hand is finished and acknowledged
             try:
@@ -265,3 +290,6 @@ async def consume(
                 raise
             except Exception:
                 log.exception("bus ack failed for %s (entries will be redelivered)", group)
+            if on_backlog is not None:
+                with contextlib.suppress(Exception):  # a metric; never stop consuming for it
+                    on_backlog(await bus.backlog(group))

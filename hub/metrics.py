@@ -28,6 +28,12 @@ class Metrics:
             registry=r,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
         )
+        self.bus_backlog = Gauge(
+            "crmhub_bus_backlog",
+            "Events a bus consumer group has not acknowledged yet (after its last batch)",
+            ["group"],
+            registry=r,
+        )
         self.receive_batch = Histogram(
             "crmhub_receive_batch_size",
             "Inbound contacts stored per transaction (group commit)",

@@ -131,3 +131,57 @@ async def test_a_redis_restarted_empty_gets_its_groups_back(
         assert [d.event for d in await bus.read("g", "c", block_s=0.2)] == [second]
     finally:
         await client.aclose()
+
+
+async def test_backlog_counts_what_a_group_has_not_acknowledged(
+    bus_pair: tuple[EventBus, EventBus],
+) -> None:
+    """crmhub_bus_backlog: how far a consumer group (the broadcaster, routing) is behind."""
+    a, b = bus_pair
+    await a.ensure_group("lagging")
+    assert await a.backlog("lagging") == 0
+    for n in range(3):
+        await a.publish(queued(n))
+    assert await b.backlog("lagging") == 3  # none read yet
+    got = await a.read("lagging", "c1", count=2, block_s=0.5)
+    assert await a.backlog("lagging") == 3  # two delivered, not acknowledged; one unread
+    await a.ack("lagging", [d.id for d in got])
+    assert await b.backlog("lagging") == 1
+    rest = await a.read("lagging", "c1", count=10, block_s=0.5)
+    await a.ack("lagging", [d.id for d in rest])
+    assert await a.backlog("lagging") == 0
+
+
+async def test_a_consumer_reports_its_backlog_after_each_batch() -> None:
+    """consume()'s wiring of the metric (the bus side is the contract test above)."""
+    import asyncio
+
+    from hub.bus import consume
+    from hub.events import Event
+    from hub.shutdown import Shutdown
+
+    bus = InMemoryBus()
+    await bus.ensure_group("metered")
+    for n in range(3):
+        await bus.publish(queued(n))
+    reported: list[int] = []
+    caught_up = asyncio.Event()
+
+    async def handler(events: list[Event]) -> None:
+        return None
+
+    def on_backlog(n: int) -> None:
+        reported.append(n)
+        if n == 0:
+            caught_up.set()
+
+    shutdown = Shutdown()
+    task = asyncio.create_task(
+        consume(
+            bus, "metered", "c1", handler, block_s=0.1, shutdown=shutdown, on_backlog=on_backlog
+        )
+    )
+    await asyncio.wait_for(caught_up.wait(), timeout=10)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert reported[-1] == 0 and await bus.backlog("metered") == 0

@@ -55,6 +55,9 @@ class GatedBus:
     async def ack(self, group: str, ids: Sequence[str]) -> None:
         await self.inner.ack(group, ids)
 
+    async def backlog(self, group: str) -> int:
+        return await self.inner.backlog(group)
+
     async def close(self) -> None:
         await self.inner.close()
 
