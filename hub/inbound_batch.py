@@ -18,14 +18,13 @@ from hub.context import Hub
 
 log = logging.getLogger(__name__)
 
-Outcome = Received
-Single = Callable[[Pending], Awaitable[Outcome]]
+Single = Callable[[Pending], Awaitable[Received]]
 
 
 @dataclass(slots=True)
 class _Waiting:
     item: Pending
-    future: asyncio.Future[Outcome]
+    future: asyncio.Future[Received]
 
 
 class InboundBatcher:
@@ -38,8 +37,8 @@ class InboundBatcher:
         self._waiting: list[_Waiting] = []
         self._task: asyncio.Task[None] | None = None
 
-    async def receive(self, item: Pending) -> Outcome:
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+    async def receive(self, item: Pending) -> Received:
+        future: asyncio.Future[Received] = asyncio.get_running_loop().create_future()
         self._waiting.append(_Waiting(item, future))
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain(), name="inbound-batch")
@@ -79,7 +78,7 @@ class InboundBatcher:
             _settle(w.future, exc)
 
 
-def _settle(future: asyncio.Future[Outcome], outcome: Outcome | BaseException) -> None:
+def _settle(future: asyncio.Future[Received], outcome: Received | BaseException) -> None:
     if future.done():  # its caller went away (cancelled); the contact is stored all the same
         return
     if isinstance(outcome, asyncio.CancelledError):

@@ -24,6 +24,18 @@ from hub.events import InteractionReceived, MessageCreated
 from hub.models import Customer, CustomerIdentity, Interaction, Message
 from hub.staffing import mark_if_unanswered
 
+OPEN_STATES = ("queued", "offered", "assigned")
+# What a contact's meta may leave on its interaction (the rest stays on the message).
+INTERACTION_META = (
+    "source",
+    "users",
+    "queue",
+    "contact_email",
+    "contact_phone",
+    "visitor_id",
+    "offline",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Received:
@@ -108,7 +120,7 @@ async def _open(
             .where(
                 col(Interaction.customer_id).in_(customer_ids),
                 col(Interaction.channel).in_(channels),
-                col(Interaction.state).in_(("queued", "offered", "assigned")),
+                col(Interaction.state).in_(OPEN_STATES),
             )
             .order_by(col(Interaction.created_at).desc())
         )
@@ -154,8 +166,6 @@ def announce(tx: Tx, interaction: Interaction, message: Message, *, new: bool) -
 async def do_receive_batch(hub: Hub, tx: Tx, items: list[Pending]) -> list[Received | Exception]:
     """Per item: what was stored, or the error that item alone raised (an unreadable
     sender). Same effects and events, in the same order, as do_receive_contact on each item."""
-    from hub.actions.receive_contact import INTERACTION_META
-
     region = hub.settings.default_region
     values: list[tuple[str, str] | None] = []
     for p in items:

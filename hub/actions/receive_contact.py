@@ -9,7 +9,14 @@ from sqlmodel import col, select
 
 from channels.base import InboundContact
 from channels.email_compose import find_ticket
-from hub.actions.receive_batch import Pending, Received, announce, inbound_message
+from hub.actions.receive_batch import (
+    INTERACTION_META,
+    OPEN_STATES,
+    Pending,
+    Received,
+    announce,
+    inbound_message,
+)
 from hub.context import Hub, Tx
 from hub.customers import normalize_identity, preferred_agent, resolve_customer
 from hub.errors import Invalid
@@ -18,17 +25,6 @@ from hub.inbound_batch import InboundBatcher
 from hub.models import Interaction, Message, StoredAttachment
 from hub.staffing import mark_if_unanswered
 
-OPEN_STATES = ("queued", "offered", "assigned")
-# What a contact's meta may leave on its interaction (the rest stays on the message).
-INTERACTION_META = (
-    "source",
-    "users",
-    "queue",
-    "contact_email",
-    "contact_phone",
-    "visitor_id",
-    "offline",
-)
 CHANNEL_IDENTITY = {"sms": "phone", "voice": "phone", "email": "email", "chat": "chat"}
 
 
