@@ -12,6 +12,8 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from hub import sqlite_inline
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -96,7 +98,12 @@ def make_engine(url: str, pool_size: int = 30) -> AsyncEngine:
         database = parsed.database or ""
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"timeout": 30}
+            kwargs["async_creator"] = sqlite_inline.connect(database, timeout=30)
+            # Kept open, not opened per checkout: the default 5 + 10 overflow closed an
+            # overflow connection on every return, and a new one costs its PRAGMAs.
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size)
+        else:
+            kwargs["connect_args"] = {"timeout": 30}
     else:
         # A fixed pool: overflow connections are closed on return, so under a steady burst the
         # old 10 + 20 overflow opened and closed PostgreSQL connections all the time (a backend
