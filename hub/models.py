@@ -181,7 +181,9 @@ class Interaction(SQLModel, table=True):
     __tablename__ = "interactions"
     __table_args__ = (
         sa.UniqueConstraint("channel", "provider_ref", name="uq_interaction_provider_ref"),
-        sa.Index("ix_interactions_state", "state"),
+        # state first serves every lookup by state; closed_at second lets a routing pass count
+        # the recent calls still waiting for a disposition without reading every closed one.
+        sa.Index("ix_interactions_state_closed_at", "state", "closed_at"),
     )
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     customer_id: str = Field(foreign_key="customers.id", index=True, max_length=32)

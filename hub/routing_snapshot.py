@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from hub.models import Agent, Customer, Interaction, Queue
+from hub.models import Agent, Customer, Interaction, Queue, UTCDateTime
 from hub.settings import Settings
 from routing.engine import has_room
 from routing.types import (
@@ -66,6 +66,32 @@ def queue_view(q: Queue) -> QueueView:
     )
 
 
+_HOLDER = sa.case(
+    (col(Interaction.state) == "offered", col(Interaction.offered_agent_id)),
+    else_=col(Interaction.assigned_agent_id),
+)
+# Built once: building a statement cost about as much CPU as running it (docs/performance.md).
+LOADS = (
+    sa.select(_HOLDER, col(Interaction.channel), sa.func.count())
+    .where(col(Interaction.state).in_(("offered", "assigned")))
+    .group_by(_HOLDER, col(Interaction.channel))
+)
+# Calls closed since `since` still waiting for their agent's disposition. The index on
+# (state, closed_at) keeps this to the last minutes' calls: on state alone it read every closed
+# interaction ever, on every routing pass.
+PENDING_WRAPUPS = (
+    sa.select(col(Interaction.assigned_agent_id), sa.func.count())
+    .where(
+        col(Interaction.state) == "closed",
+        col(Interaction.closed_at) >= sa.bindparam("since", type_=UTCDateTime),
+        col(Interaction.channel) == "voice",
+        col(Interaction.disposition) == "",
+        col(Interaction.assigned_agent_id).is_not(None),
+    )
+    .group_by(col(Interaction.assigned_agent_id))
+)
+
+
 async def agent_loads(
     session: AsyncSession, pending_since: datetime | None = None
 ) -> dict[str, dict[str, int]]:
@@ -73,31 +99,11 @@ async def agent_loads(
     `pending_since`) calls closed since then that still wait for the agent's disposition, so
     wrap-up is required before the next call."""
     loads: dict[str, dict[str, int]] = defaultdict(dict)
-    holder = sa.case(
-        (col(Interaction.state) == "offered", col(Interaction.offered_agent_id)),
-        else_=col(Interaction.assigned_agent_id),
-    )
-    rows = await session.exec(
-        select(holder, Interaction.channel, sa.func.count())
-        .where(col(Interaction.state).in_(("offered", "assigned")))
-        .group_by(holder, Interaction.channel)
-    )
-    for agent_id, channel, count in rows:
+    for agent_id, channel, count in await session.execute(LOADS):
         if agent_id:
             loads[agent_id][channel] = int(count)
     if pending_since is not None:
-        pending = await session.exec(
-            select(Interaction.assigned_agent_id, sa.func.count())
-            .where(
-                col(Interaction.state) == "closed",
-                col(Interaction.channel) == "voice",
-                col(Interaction.disposition) == "",
-                col(Interaction.assigned_agent_id).is_not(None),
-                col(Interaction.closed_at) >= pending_since,
-            )
-            .group_by(Interaction.assigned_agent_id)
-        )
-        for agent_id, count in pending:
+        for agent_id, count in await session.execute(PENDING_WRAPUPS, {"since": pending_since}):
             if agent_id is None:
                 continue
             loads[agent_id]["voice"] = loads[agent_id].get("voice", 0) + int(count)
@@ -115,16 +121,34 @@ AGENT_COLUMNS = (
     col(Agent.last_offered_at),
 )
 
+AVAILABLE_AGENTS = sa.select(*AGENT_COLUMNS).where(col(Agent.status) == "available")
+ALL_QUEUES = select(Queue)
+# Columns, not ORM objects: the snapshot is rebuilt every routing pass and per queue position,
+# and building two entities (with their JSON fields) per waiting row dominated.
+WAITING = (
+    sa.select(
+        col(Interaction.id),
+        col(Interaction.queue_id),
+        col(Interaction.channel),
+        col(Interaction.enqueued_at),
+        col(Interaction.preferred_agent_id),
+        col(Interaction.excluded_agent_ids),
+        col(Interaction.offered_agent_id),
+        col(Interaction.state),
+        col(Customer.tier),
+        col(Customer.lifetime_value),
+        col(Customer.language),
+    )
+    .join(Customer, col(Customer.id) == col(Interaction.customer_id))
+    .where(col(Interaction.state).in_(sa.bindparam("states", expanding=True)))
+)
+
 
 async def available_agents(
     session: AsyncSession, loads: dict[str, dict[str, int]]
 ) -> tuple[AgentView, ...]:
     """Columns, not ORM rows: every routing pass reads every available agent."""
-    rows = (
-        await session.exec(  # type: ignore[call-overload]
-            sa.select(*AGENT_COLUMNS).where(col(Agent.status) == "available")
-        )
-    ).all()
+    rows = (await session.execute(AVAILABLE_AGENTS)).all()
     return tuple(
         AgentView(
             id=aid,
@@ -165,34 +189,14 @@ async def load_snapshot(
     pending_since = now - timedelta(seconds=block) if now is not None and block > 0 else None
     loads = await agent_loads(session, pending_since)
     agents = await available_agents(session, loads)
-    queues = {q.id: queue_view(q) for q in (await session.exec(select(Queue))).all()}
+    queues = {q.id: queue_view(q) for q in (await session.exec(ALL_QUEUES)).all()}
     if (
         only_if_room
         and now is not None
         and not any(has_room(a, config, now.timestamp()) for a in agents)
     ):
         return RoutingSnapshot(interactions=(), agents=agents, queues=queues, config=config)
-    # Columns, not ORM objects: the snapshot is rebuilt every routing pass and per queue
-    # position, and building two entities (with their JSON fields) per waiting row dominated.
-    rows = (
-        await session.exec(  # type: ignore[call-overload]
-            sa.select(  # sqlmodel types select() and exec() for at most four columns
-                col(Interaction.id),
-                col(Interaction.queue_id),
-                col(Interaction.channel),
-                col(Interaction.enqueued_at),
-                col(Interaction.preferred_agent_id),
-                col(Interaction.excluded_agent_ids),
-                col(Interaction.offered_agent_id),
-                col(Interaction.state),
-                col(Customer.tier),
-                col(Customer.lifetime_value),
-                col(Customer.language),
-            )
-            .join(Customer, col(Customer.id) == col(Interaction.customer_id))
-            .where(col(Interaction.state).in_(states))
-        )
-    ).all()
+    rows = (await session.execute(WAITING, {"states": list(states)})).all()
     interactions = tuple(
         InteractionView(
             id=iid,

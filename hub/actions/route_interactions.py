@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -12,15 +12,27 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub.context import Hub, Tx
 from hub.events import AgentStatusChanged, InteractionQueued, OfferMade, OfferRevoked
-from hub.models import Agent, Interaction, Offer, RoutingFence
+from hub.models import Agent, Interaction, Offer, RoutingFence, UTCDateTime, new_id
 from hub.routing_snapshot import load_snapshot
+from hub.tables import AGENTS, INTERACTIONS, OFFERS, ROUTING_FENCE
 from routing.engine import decide
 from routing.types import Decision
 
-M = TypeVar("M", Interaction, Agent)
-
-
 OPTIMISTIC_TRIES = 3
+FENCE_MISSING = "routing_fence row is missing; run `python -m hub migrate`"
+
+# Whether a pass has anything to do, with the fence token, in one statement: after every
+# wrap-up and on every tick a pass used to read the token, the expired offers, the agents'
+# loads, their pending wrap-ups, the agents and the queues (seven statements) before finding
+# that nothing waited.
+GATE = sa.select(
+    col(RoutingFence.token),
+    sa.exists().where(col(Interaction.state) == "queued"),
+    sa.exists().where(
+        col(Interaction.state) == "offered",
+        col(Interaction.offer_expires_at) <= sa.bindparam("now", type_=UTCDateTime),
+    ),
+).where(col(RoutingFence.id) == 1)
 
 
 async def route_interactions(hub: Hub) -> int:
@@ -50,12 +62,21 @@ async def route_interactions(hub: Hub) -> int:
 
 async def _optimistic_pass(hub: Hub) -> int | None:
     now = hub.now()
-    if await _offers_expired(hub, now):
+    async with hub.store.session() as session:
+        gate = (await session.execute(GATE, {"now": now})).first()
+    if gate is None:
+        raise RuntimeError(FENCE_MISSING)
+    token, queued, expired = gate
+    if expired:
         async with hub.transaction() as tx:
             await _fence(tx)
             await expire_offers(hub, tx, now)
+        queued = True  # the expired offers are back in the queue
+    if not queued:
+        return 0
     async with hub.store.session() as session:
-        token = await _fence_token(session)
+        if expired:  # our own expiry moved the fence
+            token = await _fence_token(session)
         snapshot = await load_snapshot(
             session, hub.settings, now, states=("queued",), only_if_room=True
         )
@@ -65,8 +86,7 @@ async def _optimistic_pass(hub: Hub) -> int | None:
     async with hub.transaction() as tx:
         if not await _fence(tx, expect=token):
             return None  # another pass committed since our snapshot: it may be stale
-        await _write_offers(hub, tx, decisions, now)
-    return len(decisions)
+        return await _write_offers(hub, tx, decisions, now)
 
 
 async def _fenced_pass(hub: Hub) -> int:
@@ -76,31 +96,95 @@ async def _fenced_pass(hub: Hub) -> int:
         await expire_offers(hub, tx, now)
         snapshot = await load_snapshot(tx.session, hub.settings, now, states=("queued",))
         decisions = decide(snapshot, now.timestamp())
-        await _write_offers(hub, tx, decisions, now)
-    return len(decisions)
+        return await _write_offers(hub, tx, decisions, now) if decisions else 0
 
 
-async def _write_offers(hub: Hub, tx: Tx, decisions: list[Decision], now: datetime) -> None:
-    # Two queries for every row the offers touch (was two round trips per offer: a 50-offer
-    # pass on SQLite took 440 ms, most of it in 100 single-row SELECTs).
-    its = await _by_id(tx, Interaction, {d.interaction_id for d in decisions})
-    agents = await _by_id(tx, Agent, {d.agent_id for d in decisions})
+async def _write_offers(hub: Hub, tx: Tx, decisions: list[Decision], now: datetime) -> int:
+    """Offers for the decisions whose agent is still available and whose interaction is still
+    queued; returns how many. Statements on the tables, not ORM rows: the interactions and
+    agents were loaded as entities (their JSON fields too) and flushed through the unit of
+    work on every pass. Each interaction's UPDATE is a compare-and-set on `queued`, so a call
+    hung up or a chat closed since the snapshot is never turned back into an offer."""
+    agent_ids = sorted({d.agent_id for d in decisions})
+    available = {
+        aid
+        for aid, status in await tx.session.execute(AGENT_STATUSES, {"ids": agent_ids})
+        if status == "available"  # not gone away or offline since the snapshot was read
+    }
+    expires = now + timedelta(seconds=hub.settings.routing.offer_timeout_s)
+    offers: list[dict[str, Any]] = []
     for decision in decisions:
-        _make_offer(
-            hub, tx, decision, now, its.get(decision.interaction_id), agents.get(decision.agent_id)
+        if decision.agent_id not in available:
+            continue
+        offer_id, explain = new_id(), decision.priority.explain()[:500]
+        parts = [{"label": p.label, "points": p.points} for p in decision.priority.parts]
+        result = await tx.session.execute(
+            OFFER_INTERACTION,
+            {
+                "b_id": decision.interaction_id,
+                "b_agent": decision.agent_id,
+                "b_offer": offer_id,
+                "b_expires": expires,
+                "b_score": decision.priority.score,
+                "b_explain": explain,
+                "b_parts": parts,
+            },
         )
-
-
-async def _offers_expired(hub: Hub, now: datetime) -> bool:
-    async with hub.store.session() as session:
-        row = (
-            await session.exec(
-                select(Interaction.id)
-                .where(Interaction.state == "offered", col(Interaction.offer_expires_at) <= now)
-                .limit(1)
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            continue
+        offers.append(
+            {
+                "id": offer_id,
+                "interaction_id": decision.interaction_id,
+                "agent_id": decision.agent_id,
+                "offered_at": now,
+                "expires_at": expires,
+                "outcome": "pending",
+                "decided_at": None,
+                "priority_explain": explain,
+            }
+        )
+    if not offers:
+        return 0
+    await tx.session.execute(sa.insert(OFFERS), offers)
+    await tx.session.execute(
+        AGENT_OFFERED, [{"b_id": aid, "b_now": now} for aid in {o["agent_id"] for o in offers}]
+    )
+    for offer in offers:
+        hub.metrics.offers.labels("made").inc()
+        tx.emit(
+            OfferMade(
+                offer_id=offer["id"],
+                interaction_id=offer["interaction_id"],
+                agent_id=offer["agent_id"],
+                expires_at=expires.timestamp(),
             )
-        ).first()
-    return row is not None
+        )
+    return len(offers)
+
+
+_I = INTERACTIONS.c
+AGENT_STATUSES = sa.select(AGENTS.c.id, AGENTS.c.status).where(
+    AGENTS.c.id.in_(sa.bindparam("ids", expanding=True))
+)
+OFFER_INTERACTION = (
+    sa.update(INTERACTIONS)
+    .where(_I.id == sa.bindparam("b_id"), _I.state == "queued")
+    .values(
+        state="offered",
+        offered_agent_id=sa.bindparam("b_agent"),
+        offer_id=sa.bindparam("b_offer"),
+        offer_expires_at=sa.bindparam("b_expires"),
+        priority=sa.bindparam("b_score"),
+        priority_explain=sa.bindparam("b_explain"),
+        priority_parts=sa.bindparam("b_parts"),
+    )
+)
+AGENT_OFFERED = (
+    sa.update(AGENTS)
+    .where(AGENTS.c.id == sa.bindparam("b_id"))
+    .values(last_offered_at=sa.bindparam("b_now"))
+)
 
 
 async def _fence_token(session: AsyncSession) -> int:
@@ -108,25 +192,29 @@ async def _fence_token(session: AsyncSession) -> int:
         await session.exec(select(RoutingFence.token).where(col(RoutingFence.id) == 1))
     ).first()
     if token is None:  # the migration seeds the row; only a hand-deleted row gets here
-        raise RuntimeError("routing_fence row is missing; run `python -m hub migrate`")
+        raise RuntimeError(FENCE_MISSING)
     return int(token)
 
 
 async def _fence(tx: Tx, expect: int | None = None) -> bool:
     """Bump the fence token (only if it is still `expect`, when given)."""
-    update = (
-        sa.update(RoutingFence)
-        .where(col(RoutingFence.id) == 1)
-        .values(token=col(RoutingFence.token) + 1)
-    )
-    if expect is not None:
-        update = update.where(col(RoutingFence.token) == expect)
-    result = await tx.session.exec(update)
-    if result.rowcount == 1:
+    if expect is None:
+        result = await tx.session.execute(FENCE_BUMP)
+    else:
+        result = await tx.session.execute(FENCE_SWAP, {"expect": expect})
+    if result.rowcount == 1:  # type: ignore[attr-defined]
         return True
     if expect is None:  # the migration seeds the row; only a hand-deleted row gets here
-        raise RuntimeError("routing_fence row is missing; run `python -m hub migrate`")
+        raise RuntimeError(FENCE_MISSING)
     return False
+
+
+FENCE_BUMP = (
+    sa.update(ROUTING_FENCE)
+    .where(ROUTING_FENCE.c.id == 1)
+    .values(token=ROUTING_FENCE.c.token + 1)
+)
+FENCE_SWAP = FENCE_BUMP.where(ROUTING_FENCE.c.token == sa.bindparam("expect"))
 
 
 async def expire_offers(hub: Hub, tx: Tx, now: datetime) -> None:
@@ -192,53 +280,3 @@ async def requeue(
         )
     )
     return True
-
-
-async def _by_id(tx: Tx, model: type[M], ids: set[str]) -> dict[str, M]:
-    if not ids:
-        return {}
-    rows = (await tx.session.exec(select(model).where(col(model.id).in_(ids)))).all()
-    return {row.id: row for row in rows}
-
-
-def _make_offer(
-    hub: Hub,
-    tx: Tx,
-    decision: Decision,
-    now: datetime,
-    interaction: Interaction | None,
-    agent: Agent | None,
-) -> None:
-    if interaction is None or agent is None or interaction.state != "queued":
-        return
-    if agent.status != "available":  # went away or offline since the snapshot was read
-        return
-    expires = now + timedelta(seconds=hub.settings.routing.offer_timeout_s)
-    offer = Offer(
-        interaction_id=interaction.id,
-        agent_id=agent.id,
-        offered_at=now,
-        expires_at=expires,
-        priority_explain=decision.priority.explain()[:500],
-    )
-    tx.session.add(offer)
-    interaction.state = "offered"
-    interaction.offered_agent_id = agent.id
-    interaction.offer_id = offer.id
-    interaction.offer_expires_at = expires
-    interaction.priority = decision.priority.score
-    interaction.priority_explain = decision.priority.explain()[:500]
-    interaction.priority_parts = [
-        {"label": p.label, "points": p.points} for p in decision.priority.parts
-    ]
-    agent.last_offered_at = now
-    tx.session.add_all([interaction, agent])
-    hub.metrics.offers.labels("made").inc()
-    tx.emit(
-        OfferMade(
-            offer_id=offer.id,
-            interaction_id=interaction.id,
-            agent_id=agent.id,
-            expires_at=expires.timestamp(),
-        )
-    )

@@ -216,3 +216,42 @@ async def test_a_pass_whose_snapshot_went_stale_writes_nothing(hub: Hub) -> None
         assert not await _fence(tx, expect=token)
     async with hub.transaction() as tx:
         assert await _fence(tx, expect=token + 1)
+
+
+async def test_a_pass_with_nothing_waiting_costs_one_statement(hub: Hub) -> None:
+    """Every wrap-up and every tick kicks a pass; with nothing queued it read seven statements
+    (fence, expired offers, loads, pending wrap-ups, agents, queues, interactions) to offer
+    nothing."""
+    from tests.support.statements import counting
+
+    await add_agent(hub, "alice", available=True)
+    with counting(hub.store) as sent:
+        assert await route_interactions(hub) == 0
+    assert len(sent) == 1, sent
+    first = await sms(hub, "SMg1", "+14155550001")
+    with counting(hub.store) as sent:
+        assert await route_interactions(hub) == 1
+    assert sum("routing_fence" in s for s in sent) == 2  # the gate read, the compare-and-set
+    assert first in await offered(hub)
+
+
+async def test_the_pending_wrap_up_count_reads_only_recent_calls(tmp_path: Any) -> None:
+    """Every pass counts the calls closed in the last minutes that wait for a disposition; on an
+    index on state alone that read every closed interaction of the hub's history."""
+    from datetime import UTC, datetime
+
+    from hub.routing_snapshot import PENDING_WRAPUPS
+    from hub.store import Store
+
+    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'plan.db'}")
+    await store.migrate()
+    try:
+        async with store.engine.connect() as conn:
+            query = PENDING_WRAPUPS.params(since=datetime(2026, 1, 1, tzinfo=UTC))
+            sql = str(query.compile(conn.sync_engine, compile_kwargs={"literal_binds": True}))
+            plan = " | ".join(
+                str(row[-1]) for row in await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")
+            )
+    finally:
+        await store.close()
+    assert "(state=? AND closed_at>?)" in plan, plan
