@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import select
@@ -13,6 +14,7 @@ from sqlmodel import select
 from hub.context import Hub
 from hub.errors import Forbidden, Unauthorized
 from hub.models import Agent, AuditLog, AuthToken
+from hub.tables import AGENTS, AUTH_TOKENS
 
 _hasher = PasswordHasher()
 ROLES = ("agent", "supervisor", "admin")
@@ -69,19 +71,21 @@ async def agent_for_token(hub: Hub, token: str | None) -> Agent:
     return agent
 
 
+# Built once (every console command runs it): the token's agent, revoked flag and expiry.
+TOKEN_AGENT = (
+    sa.select(AUTH_TOKENS.c.agent_id, AUTH_TOKENS.c.revoked, AUTH_TOKENS.c.expires_at)
+    .join(AGENTS, AGENTS.c.id == AUTH_TOKENS.c.agent_id)
+    .where(AUTH_TOKENS.c.token_hash == sa.bindparam("digest"))
+)
+
+
 async def agent_id_for_token(hub: Hub, token: str | None) -> str:
     """Like agent_for_token, for the console's commands: three columns, not two ORM rows with
     the agent's JSON fields, on every accept and wrap-up."""
     if not token or len(token) > 200:
         raise Unauthorized("a valid token is required")
     async with hub.store.session() as session:
-        row = (
-            await session.exec(
-                select(AuthToken.agent_id, AuthToken.revoked, AuthToken.expires_at)
-                .join(Agent, Agent.id == AuthToken.agent_id)  # type: ignore[arg-type]
-                .where(AuthToken.token_hash == token_digest(token))
-            )
-        ).first()
+        row = (await session.execute(TOKEN_AGENT, {"digest": token_digest(token)})).first()
     if row is None:
         raise Unauthorized("a valid token is required")
     agent_id, revoked, expires_at = row

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import col
 
 from hub.actions.route_interactions import requeue
 from hub.context import Hub
 from hub.errors import Conflict, NotFound
 from hub.events import InteractionAssigned
-from hub.models import Agent, Interaction, Offer, OutboxEntry
+from hub.models import Interaction, OutboxEntry
+from hub.tables import AGENTS, INTERACTIONS, OFFERS
 
 
 def needs_connect(it: Interaction) -> bool:
@@ -29,42 +29,46 @@ def live_twilio_call(channel: str, direction: str, meta: dict[str, Any]) -> bool
     )
 
 
+_I = INTERACTIONS.c
+ACCEPT = (
+    sa.update(INTERACTIONS)
+    .where(
+        _I.id == sa.bindparam("interaction_id"),
+        _I.state == "offered",
+        _I.offered_agent_id == sa.bindparam("agent_id"),
+        _I.offer_expires_at > sa.bindparam("now"),
+    )
+    .values(
+        state="assigned",
+        assigned_agent_id=sa.bindparam("agent_id"),
+        assigned_at=sa.bindparam("now"),
+    )
+    .returning(_I.offer_id, _I.channel, _I.direction, _I.meta)
+)
+OFFER_ACCEPTED = (
+    sa.update(OFFERS)
+    .where(OFFERS.c.id == sa.bindparam("offer_id"))
+    .values(outcome="accepted", decided_at=sa.bindparam("now"))
+)
+MISSED_RESET = (
+    sa.update(AGENTS).where(AGENTS.c.id == sa.bindparam("agent_id")).values(missed_offers=0)
+)
+
+
 async def accept_offer(hub: Hub, agent_id: str, interaction_id: str) -> str:
     """Returns the interaction's id. Statements, not ORM rows: an accept is one of the two
     transactions every contact costs an agent (docs/performance.md)."""
     now = hub.now()
     async with hub.transaction() as tx:
         # One UPDATE decides: a concurrent timeout or a second accept finds 0 rows.
-        row = (
-            await tx.session.exec(
-                sa.update(Interaction)
-                .where(
-                    col(Interaction.id) == interaction_id,
-                    col(Interaction.state) == "offered",
-                    col(Interaction.offered_agent_id) == agent_id,
-                    col(Interaction.offer_expires_at) > now,
-                )
-                .values(state="assigned", assigned_agent_id=agent_id, assigned_at=now)
-                .returning(
-                    col(Interaction.offer_id),
-                    col(Interaction.channel),
-                    col(Interaction.direction),
-                    col(Interaction.meta),
-                )
-            )
-        ).first()
+        params = {"interaction_id": interaction_id, "agent_id": agent_id, "now": now}
+        row = (await tx.session.execute(ACCEPT, params)).first()
         if row is None:
             raise Conflict("this offer is no longer open", interaction_id=interaction_id)
         offer_id, channel, direction, meta = row
         if offer_id:
-            await tx.session.exec(
-                sa.update(Offer)
-                .where(col(Offer.id) == offer_id)
-                .values(outcome="accepted", decided_at=now)
-            )
-        await tx.session.exec(
-            sa.update(Agent).where(col(Agent.id) == agent_id).values(missed_offers=0)
-        )
+            await tx.session.execute(OFFER_ACCEPTED, {"offer_id": offer_id, "now": now})
+        await tx.session.execute(MISSED_RESET, params)
         hub.metrics.offers.labels("accepted").inc()
         connect = live_twilio_call(channel, direction, meta or {})
         if connect:

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from sqlmodel import col
 
 from hub.context import Hub
 from hub.errors import Conflict, Invalid
 from hub.events import InteractionUpdated
-from hub.models import Agent, Interaction
+from hub.tables import AGENTS, INTERACTIONS
 
 
 def check_wrap_up(disposition: str, note: str, allowed: list[str]) -> tuple[str, str]:
@@ -23,6 +22,29 @@ def check_wrap_up(disposition: str, note: str, allowed: list[str]) -> tuple[str,
     return disposition, (note or "")[:2000]
 
 
+_I = INTERACTIONS.c
+CLOSE = (
+    sa.update(INTERACTIONS)
+    .where(
+        _I.id == sa.bindparam("interaction_id"),
+        _I.assigned_agent_id == sa.bindparam("agent_id"),
+        # Open, or a call the hangup already closed that still needs its disposition.
+        sa.or_(_I.state == "assigned", sa.and_(_I.state == "closed", _I.disposition == "")),
+    )
+    .values(
+        state="closed",
+        disposition=sa.bindparam("disposition"),
+        wrapup_note=sa.bindparam("note"),
+        closed_at=sa.bindparam("now"),
+    )
+)
+AGENT_WRAPPED_UP = (
+    sa.update(AGENTS)
+    .where(AGENTS.c.id == sa.bindparam("agent_id"))
+    .values(idle_since=sa.bindparam("now"), wrapup_until=sa.bindparam("until"))
+)
+
+
 async def wrap_up(
     hub: Hub, agent_id: str, interaction_id: str, disposition: str, note: str = ""
 ) -> None:
@@ -30,29 +52,18 @@ async def wrap_up(
     disposition, note = check_wrap_up(disposition, note, allowed)
     now = hub.now()
     async with hub.transaction() as tx:
-        result = await tx.session.exec(
-            sa.update(Interaction)
-            .where(
-                col(Interaction.id) == interaction_id,
-                col(Interaction.assigned_agent_id) == agent_id,
-                # Open, or a call the hangup already closed that still needs its disposition.
-                sa.or_(
-                    col(Interaction.state) == "assigned",
-                    sa.and_(col(Interaction.state) == "closed", col(Interaction.disposition) == ""),
-                ),
-            )
-            .values(state="closed", disposition=disposition, wrapup_note=note, closed_at=now)
-        )
-        if result.rowcount != 1:
+        params = {
+            "interaction_id": interaction_id,
+            "agent_id": agent_id,
+            "disposition": disposition,
+            "note": note,
+            "now": now,
+            "until": now + timedelta(seconds=hub.settings.routing.wrapup_s),
+        }
+        result = await tx.session.execute(CLOSE, params)
+        if result.rowcount != 1:  # type: ignore[attr-defined]
             raise Conflict("this interaction is not assigned to you", interaction_id=interaction_id)
-        await tx.session.exec(
-            sa.update(Agent)
-            .where(col(Agent.id) == agent_id)
-            .values(
-                idle_since=now,
-                wrapup_until=now + timedelta(seconds=hub.settings.routing.wrapup_s),
-            )
-        )
+        await tx.session.execute(AGENT_WRAPPED_UP, params)
         tx.emit(
             InteractionUpdated(interaction_id=interaction_id, state="closed", agent_id=agent_id)
         )
