@@ -72,12 +72,16 @@ def build_hub(settings: Settings, clock: Callable[[], datetime] | None = None) -
     else:
         bus = InMemoryBus(claim_after_s=settings.bus_claim_after_s)
         state = InMemoryRoutingState()
+    store = Store(settings.database_url, settings.database_pool_size)
+    metrics = Metrics()
+    for engine in {store.engine, store.fanout_engine}:
+        metrics.count_statements(engine)
     return Hub(
         settings=settings,
-        store=Store(settings.database_url, settings.database_pool_size),
+        store=store,
         bus=bus,
         routing_state=state,
-        metrics=Metrics(),
+        metrics=metrics,
         clock=clock or system_clock,
         node_id=secrets.token_hex(4),
         redis=redis_client,

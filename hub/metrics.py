@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 class Metrics:
@@ -58,9 +60,19 @@ class Metrics:
             ["namespace"],
             registry=r,
         )
+        self.statements = Counter(
+            "crmhub_db_statements_total",
+            "SQL statements sent to the database (an executemany counts once)",
+            registry=r,
+        )
         self.http = Histogram(
             "crmhub_http_request_seconds",
             "HTTP request duration",
             ["route", "status"],
             registry=r,
         )
+
+    def count_statements(self, engine: AsyncEngine) -> None:
+        """Count every statement `engine` sends: the cost per message the benchmarks track."""
+        inc = self.statements.inc
+        event.listen(engine.sync_engine, "before_cursor_execute", lambda *_: inc())

@@ -108,6 +108,8 @@ async def test_health_readiness_and_metrics(client: Any) -> None:
     assert metrics.status == 200
     assert 'crmhub_webhooks_total{channel="sms",outcome="stored"} 1.0' in text
     assert "crmhub_queued_interactions 1.0" in text
+    statements = float(text.split("\ncrmhub_db_statements_total ")[1].split()[0])
+    assert statements >= 3  # at least the SMS's reads and its inserts
 
 
 async def test_readyz_is_degraded_when_redis_is_down(
