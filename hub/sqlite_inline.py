@@ -13,20 +13,26 @@ SQLite's busy handler, which would sleep on the loop's thread while the coroutin
 write lock could never run to release it. So a connection takes an asyncio lock (one per
 database file and loop) at the statement that opens its write transaction and gives it back when
 the transaction ends; the busy handler is left to other processes (a CLI command, a migration).
+And the loop must not wait for the disk: the WAL is checkpointed on a thread (`Checkpointer`),
+not by whichever commit crosses the autocheckpoint size.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import sqlite3
+import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
 # sqlite3's own exception hierarchy and constants are what the dialect expects of "aiosqlite".
-__all__ = ["InlineConnection", "connect", "write_lock"]
+__all__ = ["Checkpointer", "InlineConnection", "connect", "write_lock"]
+
+log = logging.getLogger(__name__)
 
 
 # The statements before which sqlite3 opens a transaction by itself (its legacy transaction
@@ -267,11 +273,78 @@ class InlineConnection:
         self._conn.isolation_level = value  # type: ignore[assignment]
 
 
-def connect(database: str, timeout: float) -> Callable[[], Any]:
+# A commit that crosses SQLite's autocheckpoint size (1,000 pages) copies the WAL into the
+# database and syncs it, on the loop's thread: 20 ms stalls (docs/performance.md). The
+# Checkpointer does that work on a thread of its own; this much larger threshold only matters
+# if it falls far behind (a reader holding an old snapshot for minutes).
+AUTOCHECKPOINT_PAGES = 20_000
+
+
+def connect(
+    database: str, timeout: float, checkpointer: Checkpointer | None = None
+) -> Callable[[], Any]:
     """An `async_creator` for create_async_engine."""
 
     async def creator() -> InlineConnection:
+        if checkpointer is not None:
+            checkpointer.start()
         conn = sqlite3.connect(database, timeout=timeout, check_same_thread=False)
+        conn.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
         return InlineConnection(conn, write_lock(database))
 
     return creator
+
+
+class Checkpointer:
+    """Copies the WAL into the database file every `interval_s`, on a thread of its own (sqlite3
+    lets go of the GIL while it writes and syncs). PASSIVE never waits for readers or the
+    writer; a WAL fully copied is started over by the next writer."""
+
+    def __init__(self, database: str, interval_s: float = 0.5) -> None:
+        self.database = database
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._ran = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._run, name="sqlite-checkpoint", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stop.set()
+            thread.join(timeout=10)
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self.database, timeout=5, check_same_thread=False)
+        try:
+            while not self._stop.wait(self.interval_s):
+                self.checkpoint(conn)
+                self._ran.set()
+        finally:
+            conn.close()
+
+    def wait_for_run(self, timeout: float) -> bool:
+        """Block until the next checkpoint has run (tests; call it in a thread)."""
+        self._ran.clear()
+        return self._ran.wait(timeout)
+
+    @staticmethod
+    def checkpoint(conn: sqlite3.Connection) -> tuple[int, int, int]:
+        """(busy, WAL pages, pages copied), as SQLite reports them; (1, -1, -1) on an error."""
+        try:
+            busy, pages, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.Error:
+            log.warning("WAL checkpoint failed; the next one retries", exc_info=True)
+            return (1, -1, -1)
+        return (int(busy), int(pages), int(copied))

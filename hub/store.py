@@ -22,7 +22,8 @@ class Store:
 
     def __init__(self, url: str, pool_size: int = 30) -> None:
         self.url = url
-        self.engine: AsyncEngine = make_engine(url, pool_size)
+        self.checkpointer = sqlite_checkpointer(url)
+        self.engine: AsyncEngine = make_engine(url, pool_size, self.checkpointer)
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False, autoflush=False
         )
@@ -83,6 +84,8 @@ class Store:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         if self.fanout_engine is not self.engine:
             await self.fanout_engine.dispose()
 
@@ -91,14 +94,24 @@ class Store:
 FANOUT_POOL = 8
 
 
-def make_engine(url: str, pool_size: int = 30) -> AsyncEngine:
+def sqlite_checkpointer(url: str) -> sqlite_inline.Checkpointer | None:
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    return sqlite_inline.Checkpointer(database)
+
+
+def make_engine(
+    url: str, pool_size: int = 30, checkpointer: sqlite_inline.Checkpointer | None = None
+) -> AsyncEngine:
     parsed = make_url(url)
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-            kwargs["async_creator"] = sqlite_inline.connect(database, timeout=30)
+            kwargs["async_creator"] = sqlite_inline.connect(database, 30, checkpointer)
             # Kept open, not opened per checkout: the default 5 + 10 overflow closed an
             # overflow connection on every return, and a new one costs its PRAGMAs.
             kwargs.update(pool_size=pool_size, max_overflow=pool_size)

@@ -192,3 +192,23 @@ async def test_a_long_run_of_statements_gives_the_loop_turns(store: Store) -> No
     await task
     assert took > 4 * sqlite_inline.YIELD_AFTER_S  # long enough to need turns
     assert turns - began >= took / sqlite_inline.YIELD_AFTER_S / 4
+
+
+async def test_commits_leave_checkpoints_to_the_thread(store: Store, tmp_path: Path) -> None:
+    """A commit crossing SQLite's default autocheckpoint (1,000 pages) synced the database on
+    the loop's thread: 20 ms stalls in B1. The Checkpointer copies the WAL instead."""
+    async with store.engine.connect() as conn:
+        pages = (await conn.exec_driver_sql("PRAGMA wal_autocheckpoint")).scalar()
+    assert pages == sqlite_inline.AUTOCHECKPOINT_PAGES
+    database = tmp_path / "hub.db"
+    before = database.stat().st_size
+    async with store.transaction() as s:
+        for n in range(400):  # ~3,200 pages of WAL, past the default threshold
+            await s.execute(sa.insert(SCRATCH).values(id=f"{n:04d}" + "x" * 8000))
+    assert database.stat().st_size == before  # nothing copied by the commit itself
+    checkpointer = store.checkpointer
+    assert checkpointer is not None
+    assert await asyncio.to_thread(checkpointer.wait_for_run, 10)
+    assert database.stat().st_size > before + 3_000_000
+    await store.close()
+    assert not checkpointer.running  # stopped with the store
