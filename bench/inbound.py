@@ -92,16 +92,16 @@ async def start_baseline(mode: str) -> tuple[asyncio.subprocess.Process, str]:
     raise RuntimeError(f"baseline {mode} did not start")
 
 
-async def fresh_database(db: str) -> str:
+async def fresh_database(db: str, pg_name: str = "crmhub_bench") -> str:
     """A new SQLite file, or a new database on the local PostgreSQL (dropped and recreated).
 
-    `CRMHUB_BENCH_PG_DB` names that database (default crmhub_bench): two benchmark runs sharing
+    `CRMHUB_BENCH_PG_DB` names that database (default `pg_name`): two benchmark runs sharing
     the machine must not drop each other's database."""
     if db == "sqlite":
         return f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='crmhub-bench-')}/hub.db"
     import asyncpg
 
-    name = os.environ.get("CRMHUB_BENCH_PG_DB", "crmhub_bench")
+    name = os.environ.get("CRMHUB_BENCH_PG_DB", pg_name)
     if not name.replace("_", "").isalnum():
         raise ValueError(f"CRMHUB_BENCH_PG_DB must be a plain identifier, not {name!r}")
     admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
@@ -148,12 +148,16 @@ async def create_accounts(
 
 
 async def start_hub(
-    agents: int, db: str = "sqlite", *, env: dict[str, str] | None = None
+    agents: int,
+    db: str = "sqlite",
+    *,
+    env: dict[str, str] | None = None,
+    pg_name: str = "crmhub_bench",
 ) -> tuple[HubProcess, str, str]:
     """A hub process on a fresh database; returns it, its database URL and its public URL."""
     port = free_port()
     public = f"http://127.0.0.1:{port}"
-    db_url = await fresh_database(db)
+    db_url = await fresh_database(db, pg_name)
     hub = HubProcess(
         {
             "CRMHUB_DATABASE_URL": db_url,
