@@ -1,9 +1,10 @@
 """`python -m bench [--smoke]`: the benchmark suite, one summary table. Every figure is compared
 with a baseline measured in the same run on the same machine (docs/performance.md).
 
-B1 inbound SMS to agent (vs hello-world and signature-only handlers), B2 web-chat fan-out (vs a
-raw python-socketio relay), B3 routing decisions (vs heapq), B4 two processes vs one
-(PostgreSQL + Redis), B5 outbox drain (vs raw send loops).
+B1 inbound SMS to agent (vs hello-world and signature-only handlers), B1's cycle cost one
+message at a time (hub CPU and SQL statements per message: the steady figure), B2 web-chat
+fan-out (vs a raw python-socketio relay), B3 routing decisions (vs heapq), B4 two processes vs
+one (PostgreSQL + Redis), B5 outbox drain (vs raw send loops).
 """
 
 from __future__ import annotations
@@ -54,12 +55,14 @@ def routing_rows(smoke: bool) -> list[Row]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds")
-    parser.add_argument("--only", choices=["b1", "b2", "b3", "b4", "b5"], help="one benchmark")
+    parser.add_argument(
+        "--only", choices=["b1", "cycle", "b2", "b3", "b4", "b5"], help="one benchmark"
+    )
     parser.add_argument(
         "--db",
         choices=["sqlite", "postgres"],
         default="sqlite",
-        help="the database of B1 and B2: the embedded default or the local PostgreSQL",
+        help="the database of B1, the cycle cost and B2: embedded SQLite or the local PostgreSQL",
     )
     args = parser.parse_args(argv)
     rows: list[Row] = []
@@ -69,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.inbound import run
 
         rows += asyncio.run(run(smoke=args.smoke, db=args.db))
+    if args.only in (None, "cycle"):
+        from bench.cycle_cost import run as cycle_cost
+
+        rows += asyncio.run(cycle_cost(smoke=args.smoke, db=args.db))
     if args.only in (None, "b2"):
         from bench.fanout import run as fanout
 

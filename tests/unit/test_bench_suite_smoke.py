@@ -22,8 +22,12 @@ def test_the_benchmark_suite_runs_in_smoke_mode() -> None:
     lines = done.stdout.splitlines()
     assert lines[0].startswith("benchmark")
     names = [line.split("  ")[0] for line in lines[1:]]
-    assert any(n.startswith("B1 hub webhook throughput") for n in names)
+    assert any(n.startswith("B1 sustained (stepped open loop)") for n in names)
+    assert any(n.startswith("B1 open-loop steps") for n in names)
+    assert any(n.startswith("B1 exactly once over the steps") for n in names)
+    assert any(n.startswith("B1 hub webhook throughput, closed loop") for n in names)
     assert any(n.startswith("B1 end to end") for n in names)
+    assert any(n.startswith("B1 cycle cost, one message at a time") for n in names)
     assert any(n.startswith("B3 decide()") for n in names)
     assert "lost 0, duplicate offers 0" in done.stdout
     assert any(n.startswith("B5 outbox drain") for n in names)
