@@ -310,5 +310,9 @@ class AuditLog(SQLModel, table=True):
 @sa.event.listens_for(Customer, "before_insert")
 @sa.event.listens_for(Customer, "before_update")
 def _search_name(_mapper: Any, _conn: Any, customer: Customer) -> None:
-    # Case-folded once on write so search can use a plain (trigram-indexed) LIKE.
-    customer.search_name = customer.name.casefold()[:200]
+    customer.search_name = search_name(customer.name)
+
+
+def search_name(name: str) -> str:
+    """Case-folded once on write so search can use a plain (trigram-indexed) LIKE."""
+    return name.casefold()[:200]

@@ -10,7 +10,17 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from hub.models import Agent, AuthToken, Interaction, Offer, OutboxEntry, RoutingFence
+from hub.models import (
+    Agent,
+    AuthToken,
+    Customer,
+    CustomerIdentity,
+    Interaction,
+    Message,
+    Offer,
+    OutboxEntry,
+    RoutingFence,
+)
 
 
 def _table(model: type) -> sa.Table:
@@ -19,7 +29,10 @@ def _table(model: type) -> sa.Table:
 
 AGENTS = _table(Agent)
 AUTH_TOKENS = _table(AuthToken)
+CUSTOMERS = _table(Customer)
+IDENTITY_ROWS = _table(CustomerIdentity)
 INTERACTIONS = _table(Interaction)
+MESSAGES = _table(Message)
 OFFERS = _table(Offer)
 OUTBOX = _table(OutboxEntry)
 ROUTING_FENCE = _table(RoutingFence)

@@ -1,15 +1,18 @@
-"""Store a batch of plain SMS and chat contacts in one transaction: all reads first, one flush.
+"""Store a batch of plain SMS and chat contacts in one transaction: all reads first, then the
+rows.
 
 The single-contact path (receive_contact.do_receive_contact) runs six or more queries per
 contact and writes as it goes. Here a batch of N contacts costs three reads in all (stored
-messages, identities, open conversations) plus one flush, so a burst of webhooks shares one
-commit, and on SQLite the write lock is held only for the final flush and COMMIT (pysqlite
-begins the transaction at the first write), not across every contact's reads.
+messages, identities, open conversations) plus one INSERT per table (customers, identities,
+interactions, messages, as executemany of plain rows: entities through the unit of work cost
+more than the INSERTs), so a burst of webhooks shares one commit, and on SQLite the write lock is
+held only for the inserts and COMMIT (the transaction begins at the first write), not across
+every contact's reads.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -18,11 +21,13 @@ from sqlmodel import col, select
 
 from channels.base import InboundContact
 from hub.context import Hub, Tx
-from hub.customers import follow_merges, new_customer, normalize_identity, preferred_agent
+from hub.customers import follow_merges, normalize_identity, preferred_agent
 from hub.errors import Invalid
 from hub.events import InteractionReceived, MessageCreated
-from hub.models import Customer, CustomerIdentity, Interaction, Message
+from hub.models import Customer, CustomerIdentity, Interaction, Message, search_name
+from hub.rows import new_row
 from hub.staffing import mark_if_unanswered
+from hub.tables import CUSTOMERS, IDENTITY_ROWS, INTERACTIONS, MESSAGES
 
 OPEN_STATES = ("queued", "offered", "assigned")
 # What a contact's meta may leave on its interaction (the rest stays on the message).
@@ -60,39 +65,64 @@ def identity_kind(contact: InboundContact) -> str:
     return "phone"
 
 
+# Built once, with bound lists: building them per batch cost about as much as running them.
+STORED = (
+    sa.select(
+        col(Message.channel),
+        col(Message.provider_ref),
+        col(Message.interaction_id),
+        col(Message.id),
+        col(Interaction.customer_id),
+    )
+    .join(Interaction, col(Interaction.id) == col(Message.interaction_id))
+    # Both columns, in the unique index's order: provider_ref alone scanned the table.
+    .where(
+        col(Message.channel).in_(sa.bindparam("channels", expanding=True)),
+        col(Message.provider_ref).in_(sa.bindparam("refs", expanding=True)),
+    )
+)
+IDENTITIES = (
+    select(CustomerIdentity.kind, CustomerIdentity.value, Customer)
+    .join(Customer, col(Customer.id) == col(CustomerIdentity.customer_id))
+    # Both columns, in the unique index's order: value alone scanned the table.
+    .where(
+        col(CustomerIdentity.kind).in_(sa.bindparam("kinds", expanding=True)),
+        col(CustomerIdentity.value).in_(sa.bindparam("values", expanding=True)),
+    )
+)
+OPEN = (
+    sa.select(
+        col(Interaction.id),
+        col(Interaction.customer_id),
+        col(Interaction.channel),
+        col(Interaction.queue_id),
+        col(Interaction.state),
+    )
+    .where(
+        col(Interaction.customer_id).in_(sa.bindparam("customers", expanding=True)),
+        col(Interaction.channel).in_(sa.bindparam("channels", expanding=True)),
+        col(Interaction.state).in_(OPEN_STATES),
+    )
+    .order_by(col(Interaction.created_at).desc())
+)
+
+
 def stored_query(items: list[Pending]) -> Any:
-    return (
-        sa.select(
-            col(Message.channel),
-            col(Message.provider_ref),
-            col(Message.interaction_id),
-            col(Message.id),
-            col(Interaction.customer_id),
-        )
-        .join(Interaction, col(Interaction.id) == col(Message.interaction_id))
-        # Both columns, in the unique index's order: provider_ref alone scanned the table.
-        .where(
-            col(Message.channel).in_(sorted({p.contact.channel for p in items})),
-            col(Message.provider_ref).in_(sorted({p.contact.provider_ref for p in items})),
-        )
+    return STORED.params(
+        channels=sorted({p.contact.channel for p in items}),
+        refs=sorted({p.contact.provider_ref for p in items}),
     )
 
 
 def identities_query(keys: set[tuple[str, str]]) -> Any:
-    return (
-        select(CustomerIdentity.kind, CustomerIdentity.value, Customer)
-        .join(Customer, col(Customer.id) == col(CustomerIdentity.customer_id))
-        # Both columns, in the unique index's order: value alone scanned the table.
-        .where(
-            col(CustomerIdentity.kind).in_(sorted({kind for kind, _value in keys})),
-            col(CustomerIdentity.value).in_(sorted({value for _kind, value in keys})),
-        )
+    return IDENTITIES.params(
+        kinds=sorted({kind for kind, _value in keys}), values=sorted({v for _k, v in keys})
     )
 
 
 async def _stored(tx: Tx, items: list[Pending]) -> dict[tuple[str, str], tuple[str, str, str]]:
     """(channel, provider_ref) -> (interaction_id, message_id, customer_id) already stored."""
-    rows = (await tx.session.exec(stored_query(items))).all()
+    rows = (await tx.session.execute(stored_query(items))).all()
     return {(ch, ref or ""): (iid, mid, cid) for ch, ref, iid, mid, cid in rows}
 
 
@@ -108,64 +138,96 @@ async def _customers(tx: Tx, keys: set[tuple[str, str]]) -> dict[tuple[str, str]
     return found
 
 
+@dataclass(slots=True)
+class Conversation:
+    """What the batch needs of an open interaction (its newest per customer and channel)."""
+
+    id: str
+    customer_id: str
+    channel: str
+    queue_id: str
+    state: str
+
+
 async def _open(
     tx: Tx, customer_ids: set[str], channels: set[str]
-) -> dict[tuple[str, str], Interaction]:
+) -> dict[tuple[str, str], Conversation]:
     """Each customer's newest open conversation per channel (SMS and chat continue it)."""
     if not customer_ids:
         return {}
-    rows = (
-        await tx.session.exec(
-            select(Interaction)
-            .where(
-                col(Interaction.customer_id).in_(customer_ids),
-                col(Interaction.channel).in_(channels),
-                col(Interaction.state).in_(OPEN_STATES),
-            )
-            .order_by(col(Interaction.created_at).desc())
-        )
-    ).all()
-    found: dict[tuple[str, str], Interaction] = {}
-    for it in rows:
-        found.setdefault((it.customer_id, it.channel), it)
+    params = {"customers": sorted(customer_ids), "channels": sorted(channels)}
+    found: dict[tuple[str, str], Conversation] = {}
+    for row in await tx.session.execute(OPEN, params):
+        found.setdefault((row.customer_id, row.channel), Conversation(*row))
     return found
+
+
+def inbound_message_values(
+    hub: Hub, contact: InboundContact, interaction_id: str, sender: str, now: datetime
+) -> dict[str, Any]:
+    return {
+        "interaction_id": interaction_id,
+        "channel": contact.channel,
+        "direction": "in",
+        "provider_ref": contact.provider_ref,
+        "sender": sender,
+        "subject": contact.subject[:500],
+        "body": contact.body[: hub.settings.max_message_chars],
+        "status": "received",
+        "created_at": now,
+        "meta": dict(contact.meta),
+    }
 
 
 def inbound_message(
     hub: Hub, contact: InboundContact, interaction_id: str, sender: str, now: datetime
 ) -> Message:
-    return Message(
-        interaction_id=interaction_id,
-        channel=contact.channel,
-        direction="in",
-        provider_ref=contact.provider_ref,
-        sender=sender,
-        subject=contact.subject[:500],
-        body=contact.body[: hub.settings.max_message_chars],
-        status="received",
-        created_at=now,
-        meta=dict(contact.meta),
-    )
+    return Message(**inbound_message_values(hub, contact, interaction_id, sender, now))
 
 
-def announce(tx: Tx, interaction: Interaction, message: Message, *, new: bool) -> None:
-    """A new interaction is announced to routing, every message to the consoles."""
+def announce(
+    tx: Tx, interaction: Any, message_id: str, *, new: bool, customer_id: str | None = None
+) -> None:
+    """A new interaction is announced to routing, every message to the consoles.
+
+    `interaction`: an Interaction or a Conversation."""
     if new:
         tx.emit(
             InteractionReceived(
                 interaction_id=interaction.id,
-                customer_id=interaction.customer_id,
+                customer_id=customer_id or interaction.customer_id,
                 channel=interaction.channel,
                 queue_id=interaction.queue_id,
-                message_id=message.id,
+                message_id=message_id,
             )
         )
-    tx.emit(MessageCreated(message_id=message.id, interaction_id=interaction.id, direction="in"))
+    tx.emit(MessageCreated(message_id=message_id, interaction_id=interaction.id, direction="in"))
+
+
+@dataclass
+class _Rows:
+    """What the batch inserts, table by table (in foreign-key order)."""
+
+    customers: list[dict[str, Any]] = field(default_factory=list)
+    identities: list[dict[str, Any]] = field(default_factory=list)
+    interactions: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    async def insert(self, tx: Tx) -> None:
+        for table, rows in (
+            (CUSTOMERS, self.customers),
+            (IDENTITY_ROWS, self.identities),
+            (INTERACTIONS, self.interactions),
+            (MESSAGES, self.messages),
+        ):
+            if rows:
+                await tx.session.execute(sa.insert(table), rows)
 
 
 async def do_receive_batch(hub: Hub, tx: Tx, items: list[Pending]) -> list[Received | Exception]:
     """Per item: what was stored, or the error that item alone raised (an unreadable
-    sender). Same effects and events, in the same order, as do_receive_contact on each item."""
+    sender). Same effects and events, in the same order, as do_receive_contact on each item;
+    the rows go in as one executemany per table, not entities through the unit of work."""
     region = hub.settings.default_region
     values: list[tuple[str, str] | None] = []
     for p in items:
@@ -173,11 +235,12 @@ async def do_receive_batch(hub: Hub, tx: Tx, items: list[Pending]) -> list[Recei
         value = normalize_identity(kind, p.contact.sender, region)
         values.append((kind, value) if value is not None else None)
     stored = await _stored(tx, items)
-    customers = await _customers(tx, {v for v in values if v is not None})
-    opened = await _open(tx, {c.id for c in customers.values()}, {p.contact.channel for p in items})
+    known = await _customers(tx, {v for v in values if v is not None})
+    opened = await _open(tx, {c.id for c in known.values()}, {p.contact.channel for p in items})
+    customers = {key: c.id for key, c in known.items()}
     now = hub.now()
     default_queue = hub.settings.routing.default_queue
-    fresh: set[str] = set()
+    rows = _Rows()
     out: list[Received | Exception] = []
     for p, key in zip(items, values, strict=True):
         contact = p.contact
@@ -188,25 +251,31 @@ async def do_receive_batch(hub: Hub, tx: Tx, items: list[Pending]) -> list[Recei
         if key is None:
             out.append(Invalid(f"cannot read the sender address {contact.sender[:64]!r}"))
             continue
-        customer = customers.get(key)
-        if customer is None:
-            customer, identity = new_customer(key[0], key[1], name=contact.sender_name)
-            tx.session.add_all([customer, identity])
-            customers[key] = customer
-            fresh.add(customer.id)
-        interaction = opened.get((customer.id, contact.channel))
-        new = interaction is None
-        if interaction is None:
-            if contact.channel == "chat":
-                await mark_if_unanswered(hub, contact.meta, p.queue_id or default_queue)
-            # A customer first seen in this batch has no history to follow.
-            preferred = (
-                None if customer.id in fresh else await preferred_agent(tx.session, customer)
+        customer_id = customers.get(key)
+        if customer_id is None:
+            name = (contact.sender_name or key[1])[:200]
+            customer = new_row(Customer, name=name, search_name=search_name(name))
+            customer_id = customers[key] = customer["id"]
+            rows.customers.append(customer)
+            rows.identities.append(
+                new_row(CustomerIdentity, customer_id=customer_id, kind=key[0], value=key[1])
             )
-            interaction = Interaction(
-                customer_id=customer.id,
+        conversation = opened.get((customer_id, contact.channel))
+        new = conversation is None
+        if conversation is None:
+            queue_id = p.queue_id or default_queue
+            if contact.channel == "chat":
+                await mark_if_unanswered(hub, contact.meta, queue_id)
+            # A customer first seen in this batch has no history to follow.
+            customer_entity = known.get(key)
+            preferred = (
+                await preferred_agent(tx.session, customer_entity) if customer_entity else None
+            )
+            interaction = new_row(
+                Interaction,
+                customer_id=customer_id,
                 channel=contact.channel,
-                queue_id=p.queue_id or default_queue,
+                queue_id=queue_id,
                 subject=contact.subject[:500],
                 customer_address=key[1],
                 hub_address=contact.recipient[:320],
@@ -215,12 +284,19 @@ async def do_receive_batch(hub: Hub, tx: Tx, items: list[Pending]) -> list[Recei
                 meta={k: v for k, v in contact.meta.items() if k in INTERACTION_META},
                 preferred_agent_id=preferred,
             )
-            tx.session.add(interaction)
-            opened[(customer.id, contact.channel)] = interaction
-        message = inbound_message(hub, contact, interaction.id, key[1], now)
-        tx.session.add(message)
-        stored[(contact.channel, contact.provider_ref)] = (interaction.id, message.id, customer.id)
-        announce(tx, interaction, message, new=new)
-        out.append(Received(interaction.id, message.id, customer.id, False, new, interaction.state))
-    await tx.session.flush()
+            rows.interactions.append(interaction)
+            conversation = opened[(customer_id, contact.channel)] = Conversation(
+                interaction["id"], customer_id, contact.channel, queue_id, "queued"
+            )
+        message = new_row(
+            Message, **inbound_message_values(hub, contact, conversation.id, key[1], now)
+        )
+        rows.messages.append(message)
+        ref = (contact.channel, contact.provider_ref)
+        stored[ref] = (conversation.id, message["id"], customer_id)
+        announce(tx, conversation, message["id"], new=new)
+        out.append(
+            Received(conversation.id, message["id"], customer_id, False, new, conversation.state)
+        )
+    await rows.insert(tx)
     return out

@@ -197,7 +197,7 @@ async def do_receive_contact(
         tx.session.add(customer)
         tx.emit(CustomerUpdated(customer_id=customer.id))
     await tx.session.flush()
-    announce(tx, interaction, message, new=new and not auto)
+    announce(tx, interaction, message.id, new=new and not auto)
     return Received(interaction.id, message.id, customer.id, False, new, interaction.state)
 
 
