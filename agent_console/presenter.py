@@ -34,7 +34,8 @@ def agent_dict(agent: Agent) -> dict[str, Any]:
     }
 
 
-def interaction_dict(it: Interaction) -> dict[str, Any]:
+def interaction_dict(it: Any) -> dict[str, Any]:
+    """`it`: an Interaction, or a row of INTERACTION_COLUMNS."""
     return {
         "id": it.id,
         "customer_id": it.customer_id,
@@ -116,11 +117,41 @@ MESSAGE_COLUMNS = (
     col(Message.error),
     col(Message.created_at),
 )
-MESSAGES_OF = (
+_RECENT = (
     sa.select(*MESSAGE_COLUMNS)
     .where(col(Message.interaction_id) == sa.bindparam("interaction_id"))
     .order_by(col(Message.created_at).desc())
     .limit(RECENT_MESSAGES)
+    .subquery("recent")
+)
+# The last messages with their attachments in one query (was a second one for the attachments
+# on every offer and assignment, almost always finding none).
+FILE_COLUMNS: tuple[Any, ...] = (
+    col(StoredAttachment.id).label("file_id"),
+    col(StoredAttachment.filename).label("file_name"),
+    col(StoredAttachment.content_type).label("file_type"),
+    col(StoredAttachment.size).label("file_size"),
+    col(StoredAttachment.data).is_not(None).label("file_stored"),
+)
+
+
+def joined_file(row: Any) -> dict[str, Any]:
+    """attachment_dict of a row that carries FILE_COLUMNS."""
+    return {
+        "id": row.file_id,
+        "filename": row.file_name,
+        "content_type": row.file_type,
+        "size": row.file_size,
+        "stored": bool(row.file_stored),
+    }
+
+
+MESSAGES_OF = (
+    sa.select(_RECENT, *FILE_COLUMNS)
+    .outerjoin(StoredAttachment, col(StoredAttachment.message_id) == _RECENT.c.id)
+    .order_by(
+        _RECENT.c.created_at.desc(), col(StoredAttachment.created_at), col(StoredAttachment.id)
+    )
 )
 
 
@@ -143,12 +174,17 @@ def message_dict(m: Any, attachments: list[dict[str, Any]] | None = None) -> dic
 
 
 async def messages_of(session: AsyncSession, interaction_id: str) -> list[dict[str, Any]]:
-    rows = (await session.execute(MESSAGES_OF, {"interaction_id": interaction_id})).all()
-    files = await attachments_of(session, [m.id for m in rows])
-    return [message_dict(m, files.get(m.id)) for m in reversed(rows)]
+    """The interaction's last RECENT_MESSAGES messages, oldest first, with their files."""
+    newest_first: list[dict[str, Any]] = []
+    for row in await session.execute(MESSAGES_OF, {"interaction_id": interaction_id}):
+        if not newest_first or newest_first[-1]["id"] != row.id:
+            newest_first.append(message_dict(row))
+        if row.file_id is not None:
+            newest_first[-1]["attachments"].append(joined_file(row))
+    return newest_first[::-1]
 
 
-async def work_item(session: AsyncSession, it: Interaction) -> dict[str, Any]:
+async def work_item(session: AsyncSession, it: Any) -> dict[str, Any]:
     """An interaction with its customer's 360 card and its messages: what an offer shows."""
     return {
         "interaction": interaction_dict(it),
@@ -164,8 +200,32 @@ async def offer_payload(session: AsyncSession, offer: Offer) -> dict[str, Any] |
     return await offer_item(session, offer, it)
 
 
+# What interaction_dict and work_item read, as columns: an offer (every one an agent sees) read
+# its Offer and Interaction as entities, the interaction's JSON fields and all.
+INTERACTION_COLUMNS = (
+    col(Interaction.id),
+    col(Interaction.customer_id),
+    col(Interaction.channel),
+    col(Interaction.state),
+    col(Interaction.queue_id),
+    col(Interaction.subject),
+    col(Interaction.customer_address),
+    col(Interaction.assigned_agent_id),
+    col(Interaction.priority),
+    col(Interaction.priority_explain),
+    col(Interaction.enqueued_at),
+    col(Interaction.disposition),
+    col(Interaction.direction),
+    col(Interaction.meta),
+    col(Interaction.provider_ref),
+)
 OFFER_WITH_INTERACTION = (
-    sa.select(Offer, Interaction)
+    sa.select(
+        col(Offer.id).label("offer_id"),
+        col(Offer.expires_at).label("offer_expires_at"),
+        col(Offer.priority_explain).label("offer_explain"),
+        *INTERACTION_COLUMNS,
+    )
     .join(Interaction, col(Interaction.id) == col(Offer.interaction_id))
     .where(col(Offer.id) == sa.bindparam("offer_id"))
 )
@@ -174,7 +234,14 @@ OFFER_WITH_INTERACTION = (
 async def offer_by_id(session: AsyncSession, offer_id: str) -> dict[str, Any] | None:
     """An offer's payload, the offer and its interaction read in one query (offer.made)."""
     row = (await session.execute(OFFER_WITH_INTERACTION, {"offer_id": offer_id})).first()
-    return await offer_item(session, *row) if row is not None else None
+    if row is None:
+        return None
+    return {
+        "offer_id": row.offer_id,
+        "expires_at": iso(row.offer_expires_at),
+        "priority_explain": row.offer_explain,
+        **await work_item(session, row),
+    }
 
 
 async def offer_item(session: AsyncSession, offer: Offer, it: Interaction) -> dict[str, Any]:
