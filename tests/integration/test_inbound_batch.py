@@ -154,3 +154,35 @@ async def test_the_batch_reads_use_the_unique_indexes(tmp_path: Any) -> None:
                 assert "SCAN" not in steps, steps
     finally:
         await store.close()
+
+
+async def test_a_batch_stores_what_the_entities_would(client: Any) -> None:
+    """The batch inserts plain rows (hub/rows.py): every default a model would fill, and the
+    case-folded search name the Customer entity's insert event sets, must be there."""
+    from channels.base import InboundContact
+    from hub.actions.receive_contact import receive_contact
+    from hub.customer_search import search_customers
+
+    hub = hub_of(client)
+    contacts = [
+        InboundContact(
+            channel="chat",
+            provider_ref=f"chat-{n}",
+            sender=f"visitor-{n}",
+            sender_name=f"Zoë Ünal {n}",
+            body="hello",
+        )
+        for n in range(3)
+    ]
+    got = await asyncio.gather(*(receive_contact(hub, c) for c in contacts))
+    async with hub.store.session() as session:
+        customer = await session.get(Customer, got[0].customer_id)
+        interaction = await session.get(Interaction, got[0].interaction_id)
+        message = await session.get(Message, got[0].message_id)
+        found = await search_customers(session, "zoë ünal 0")
+    assert customer is not None and customer.search_name == "zoë ünal 0"
+    assert customer.tier == "standard" and customer.tags == [] and customer.created_at
+    assert interaction is not None and interaction.state == "queued"
+    assert interaction.excluded_agent_ids == [] and interaction.priority_parts == []
+    assert message is not None and message.body == "hello" and message.status == "received"
+    assert [c.id for c in found] == [customer.id]
