@@ -105,16 +105,17 @@ async def _write_offers(hub: Hub, tx: Tx, decisions: list[Decision], now: dateti
     agents were loaded as entities (their JSON fields too) and flushed through the unit of
     work on every pass. Each interaction's UPDATE is a compare-and-set on `queued`, so a call
     hung up or a chat closed since the snapshot is never turned back into an offer."""
-    agent_ids = sorted({d.agent_id for d in decisions})
-    available = {
-        aid
-        for aid, status in await tx.session.execute(AGENT_STATUSES, {"ids": agent_ids})
-        if status == "available"  # not gone away or offline since the snapshot was read
-    }
+    # Each agent once, a compare-and-set on `available` (gone away or offline since the
+    # snapshot was read: no offer) that also stamps the offer time the round robin reads.
+    available: dict[str, bool] = {}
     expires = now + timedelta(seconds=hub.settings.routing.offer_timeout_s)
     offers: list[dict[str, Any]] = []
     for decision in decisions:
-        if decision.agent_id not in available:
+        agent_id = decision.agent_id
+        if agent_id not in available:
+            result = await tx.session.execute(AGENT_OFFERED, {"b_id": agent_id, "b_now": now})
+            available[agent_id] = result.rowcount == 1  # type: ignore[attr-defined]
+        if not available[agent_id]:
             continue
         offer_id, explain = new_id(), decision.priority.explain()[:500]
         parts = [{"label": p.label, "points": p.points} for p in decision.priority.parts]
@@ -147,9 +148,6 @@ async def _write_offers(hub: Hub, tx: Tx, decisions: list[Decision], now: dateti
     if not offers:
         return 0
     await tx.session.execute(sa.insert(OFFERS), offers)
-    await tx.session.execute(
-        AGENT_OFFERED, [{"b_id": aid, "b_now": now} for aid in {o["agent_id"] for o in offers}]
-    )
     for offer in offers:
         hub.metrics.offers.labels("made").inc()
         tx.emit(
@@ -164,9 +162,6 @@ async def _write_offers(hub: Hub, tx: Tx, decisions: list[Decision], now: dateti
 
 
 _I = INTERACTIONS.c
-AGENT_STATUSES = sa.select(AGENTS.c.id, AGENTS.c.status).where(
-    AGENTS.c.id.in_(sa.bindparam("ids", expanding=True))
-)
 OFFER_INTERACTION = (
     sa.update(INTERACTIONS)
     .where(_I.id == sa.bindparam("b_id"), _I.state == "queued")
@@ -182,7 +177,7 @@ OFFER_INTERACTION = (
 )
 AGENT_OFFERED = (
     sa.update(AGENTS)
-    .where(AGENTS.c.id == sa.bindparam("b_id"))
+    .where(AGENTS.c.id == sa.bindparam("b_id"), AGENTS.c.status == "available")
     .values(last_offered_at=sa.bindparam("b_now"))
 )
 

@@ -255,3 +255,38 @@ async def test_the_pending_wrap_up_count_reads_only_recent_calls(tmp_path: Any) 
     finally:
         await store.close()
     assert "(state=? AND closed_at>?)" in plan, plan
+
+
+async def test_decisions_gone_stale_write_no_offer(hub: Hub) -> None:
+    """Between a pass's snapshot and its write the agent went away, or the call was closed:
+    neither gets an offer, and a fresh decision still does."""
+    from hub.actions.route_interactions import _write_offers
+    from hub.actions.set_agent_status import set_agent_status
+    from hub.routing_snapshot import load_snapshot
+    from routing.engine import decide
+
+    alice = await add_agent(hub, "alice", available=True)
+    bob = await add_agent(hub, "bob", available=True)
+    await _single_capacity(hub, alice.id)
+    await _single_capacity(hub, bob.id)
+    closed, kept = await sms(hub, "SMs1", "+14155550001"), await sms(hub, "SMs2", "+14155550002")
+    async with hub.store.session() as session:
+        snapshot = await load_snapshot(session, hub.settings, hub.now(), states=("queued",))
+    decisions = decide(snapshot, hub.now().timestamp())
+    assert {d.interaction_id for d in decisions} == {closed, kept}
+    by_interaction = {d.interaction_id: d.agent_id for d in decisions}
+    await set_agent_status(hub, by_interaction[kept], "away")
+    async with hub.store.transaction() as session:
+        it = await session.get(Interaction, closed)
+        assert it is not None
+        it.state = "abandoned"
+        session.add(it)
+    async with hub.transaction() as tx:
+        assert await _write_offers(hub, tx, decisions, hub.now()) == 0
+        assert tx.events == []
+    async with hub.store.session() as session:
+        states = {i.id: i.state for i in (await session.exec(select(Interaction))).all()}
+        pending = (await session.exec(select(Offer))).all()
+    assert states == {closed: "abandoned", kept: "queued"} and pending == []
+    assert await route_interactions(hub) == 1
+    assert await offered(hub) == {kept: by_interaction[closed]}
