@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agent_console.presenter import FILE_COLUMNS, MESSAGE_COLUMNS, joined_file, message_dict
 from hub.events import MessageCreated, MessageStatusChanged
 from hub.models import Interaction, Message, StoredAttachment
+from hub.tables import ATTACHMENTS_TABLE, core
 
 MessageEvent = MessageCreated | MessageStatusChanged
 
@@ -25,16 +25,16 @@ MessageEvent = MessageCreated | MessageStatusChanged
 # The messages with their files in one query (the files were a third query per batch).
 MESSAGES = (
     sa.select(*MESSAGE_COLUMNS, *FILE_COLUMNS)
-    .outerjoin(StoredAttachment, col(StoredAttachment.message_id) == col(Message.id))
-    .where(col(Message.id).in_(sa.bindparam("ids", expanding=True)))
-    .order_by(col(StoredAttachment.created_at), col(StoredAttachment.id))
+    .outerjoin(ATTACHMENTS_TABLE, core(StoredAttachment.message_id) == core(Message.id))
+    .where(core(Message.id).in_(sa.bindparam("ids", expanding=True)))
+    .order_by(core(StoredAttachment.created_at), core(StoredAttachment.id))
 )
 HOLDERS = sa.select(
-    col(Interaction.id),
-    col(Interaction.state),
-    col(Interaction.offered_agent_id),
-    col(Interaction.assigned_agent_id),
-).where(col(Interaction.id).in_(sa.bindparam("ids", expanding=True)))
+    core(Interaction.id),
+    core(Interaction.state),
+    core(Interaction.offered_agent_id),
+    core(Interaction.assigned_agent_id),
+).where(core(Interaction.id).in_(sa.bindparam("ids", expanding=True)))
 
 
 def holder(it: Any) -> str | None:

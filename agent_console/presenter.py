@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from hub.customers import customer_card
 from hub.models import Agent, Interaction, Message, Offer, StoredAttachment, utcnow
 from hub.settings import Settings
+from hub.tables import ATTACHMENTS_TABLE, INTERACTIONS, core
 
 RECENT_MESSAGES = 50
 RINGING_AT_MOST = timedelta(hours=1)
@@ -72,16 +73,16 @@ def attachment_dict(a: Any) -> dict[str, Any]:
 # Never the file itself: a console needs to know that it is stored, not its bytes (an email's
 # attachments were read in full for every offer and every message event).
 ATTACHMENT_COLUMNS = (
-    col(StoredAttachment.id),
-    col(StoredAttachment.message_id),
-    col(StoredAttachment.filename),
-    col(StoredAttachment.content_type),
-    col(StoredAttachment.size),
-    col(StoredAttachment.data).is_not(None).label("stored"),
+    core(StoredAttachment.id),
+    core(StoredAttachment.message_id),
+    core(StoredAttachment.filename),
+    core(StoredAttachment.content_type),
+    core(StoredAttachment.size),
+    core(StoredAttachment.data).is_not(None).label("stored"),
 )
 # Statements built once: building them per call cost about as much CPU as running them.
 ATTACHMENTS = sa.select(*ATTACHMENT_COLUMNS).where(
-    col(StoredAttachment.message_id).in_(sa.bindparam("ids", expanding=True))
+    core(StoredAttachment.message_id).in_(sa.bindparam("ids", expanding=True))
 )
 
 
@@ -105,33 +106,33 @@ async def message_payload(session: AsyncSession, m: Message) -> dict[str, Any]:
 # What message_dict reads: selecting these rather than Message entities skips the ORM's identity
 # map and the unused `meta` JSON for every message of every offer.
 MESSAGE_COLUMNS = (
-    col(Message.id),
-    col(Message.interaction_id),
-    col(Message.channel),
-    col(Message.direction),
-    col(Message.sender),
-    col(Message.author_agent_id),
-    col(Message.subject),
-    col(Message.body),
-    col(Message.status),
-    col(Message.error),
-    col(Message.created_at),
+    core(Message.id),
+    core(Message.interaction_id),
+    core(Message.channel),
+    core(Message.direction),
+    core(Message.sender),
+    core(Message.author_agent_id),
+    core(Message.subject),
+    core(Message.body),
+    core(Message.status),
+    core(Message.error),
+    core(Message.created_at),
 )
 _RECENT = (
     sa.select(*MESSAGE_COLUMNS)
-    .where(col(Message.interaction_id) == sa.bindparam("interaction_id"))
-    .order_by(col(Message.created_at).desc())
+    .where(core(Message.interaction_id) == sa.bindparam("interaction_id"))
+    .order_by(core(Message.created_at).desc())
     .limit(RECENT_MESSAGES)
     .subquery("recent")
 )
 # The last messages with their attachments in one query (was a second one for the attachments
 # on every offer and assignment, almost always finding none).
 FILE_COLUMNS: tuple[Any, ...] = (
-    col(StoredAttachment.id).label("file_id"),
-    col(StoredAttachment.filename).label("file_name"),
-    col(StoredAttachment.content_type).label("file_type"),
-    col(StoredAttachment.size).label("file_size"),
-    col(StoredAttachment.data).is_not(None).label("file_stored"),
+    core(StoredAttachment.id).label("file_id"),
+    core(StoredAttachment.filename).label("file_name"),
+    core(StoredAttachment.content_type).label("file_type"),
+    core(StoredAttachment.size).label("file_size"),
+    core(StoredAttachment.data).is_not(None).label("file_stored"),
 )
 
 
@@ -148,9 +149,9 @@ def joined_file(row: Any) -> dict[str, Any]:
 
 MESSAGES_OF = (
     sa.select(_RECENT, *FILE_COLUMNS)
-    .outerjoin(StoredAttachment, col(StoredAttachment.message_id) == _RECENT.c.id)
+    .outerjoin(ATTACHMENTS_TABLE, core(StoredAttachment.message_id) == _RECENT.c.id)
     .order_by(
-        _RECENT.c.created_at.desc(), col(StoredAttachment.created_at), col(StoredAttachment.id)
+        _RECENT.c.created_at.desc(), core(StoredAttachment.created_at), core(StoredAttachment.id)
     )
 )
 
@@ -203,31 +204,31 @@ async def offer_payload(session: AsyncSession, offer: Offer) -> dict[str, Any] |
 # What interaction_dict and work_item read, as columns: an offer (every one an agent sees) read
 # its Offer and Interaction as entities, the interaction's JSON fields and all.
 INTERACTION_COLUMNS = (
-    col(Interaction.id),
-    col(Interaction.customer_id),
-    col(Interaction.channel),
-    col(Interaction.state),
-    col(Interaction.queue_id),
-    col(Interaction.subject),
-    col(Interaction.customer_address),
-    col(Interaction.assigned_agent_id),
-    col(Interaction.priority),
-    col(Interaction.priority_explain),
-    col(Interaction.enqueued_at),
-    col(Interaction.disposition),
-    col(Interaction.direction),
-    col(Interaction.meta),
-    col(Interaction.provider_ref),
+    core(Interaction.id),
+    core(Interaction.customer_id),
+    core(Interaction.channel),
+    core(Interaction.state),
+    core(Interaction.queue_id),
+    core(Interaction.subject),
+    core(Interaction.customer_address),
+    core(Interaction.assigned_agent_id),
+    core(Interaction.priority),
+    core(Interaction.priority_explain),
+    core(Interaction.enqueued_at),
+    core(Interaction.disposition),
+    core(Interaction.direction),
+    core(Interaction.meta),
+    core(Interaction.provider_ref),
 )
 OFFER_WITH_INTERACTION = (
     sa.select(
-        col(Offer.id).label("offer_id"),
-        col(Offer.expires_at).label("offer_expires_at"),
-        col(Offer.priority_explain).label("offer_explain"),
+        core(Offer.id).label("offer_id"),
+        core(Offer.expires_at).label("offer_expires_at"),
+        core(Offer.priority_explain).label("offer_explain"),
         *INTERACTION_COLUMNS,
     )
-    .join(Interaction, col(Interaction.id) == col(Offer.interaction_id))
-    .where(col(Offer.id) == sa.bindparam("offer_id"))
+    .join(INTERACTIONS, core(Interaction.id) == core(Offer.interaction_id))
+    .where(core(Offer.id) == sa.bindparam("offer_id"))
 )
 
 

@@ -18,6 +18,7 @@ from hub.models import (
     UTCDateTime,
 )
 from hub.phones import to_e164
+from hub.tables import CUSTOMERS, core
 
 IDENTITY_KINDS = ("phone", "email", "chat", "external")
 
@@ -92,25 +93,25 @@ def _history_statement() -> Any:
     a correlated subquery. Works on SQLite and PostgreSQL."""
     recent = (
         sa.select(
-            col(Interaction.id),
-            col(Interaction.channel),
-            col(Interaction.state),
-            col(Interaction.subject),
-            col(Interaction.created_at),
-            col(Interaction.disposition),
-            col(Interaction.assigned_agent_id),
+            core(Interaction.id),
+            core(Interaction.channel),
+            core(Interaction.state),
+            core(Interaction.subject),
+            core(Interaction.created_at),
+            core(Interaction.disposition),
+            core(Interaction.assigned_agent_id),
         )
-        .where(col(Interaction.customer_id) == sa.bindparam("customer_id"))
-        .order_by(col(Interaction.created_at).desc())
+        .where(core(Interaction.customer_id) == sa.bindparam("customer_id"))
+        .order_by(core(Interaction.created_at).desc())
         .limit(sa.bindparam("limit", type_=sa.Integer))
         .subquery("recent")
     )
     last_body = (
-        sa.select(sa.func.substr(col(Message.body), 1, sa.bindparam("chars", type_=sa.Integer)))
+        sa.select(sa.func.substr(core(Message.body), 1, sa.bindparam("chars", type_=sa.Integer)))
         .where(
-            col(Message.interaction_id) == recent.c.id, col(Message.direction).in_(("in", "out"))
+            core(Message.interaction_id) == recent.c.id, core(Message.direction).in_(("in", "out"))
         )
-        .order_by(col(Message.created_at).desc())
+        .order_by(core(Message.created_at).desc())
         .limit(1)
         .scalar_subquery()
     )
@@ -161,22 +162,22 @@ CARD_FIELDS = (
     "company",
     "tags",
 )
-_of_customer = col(Order.customer_id) == col(Customer.id)
+_of_customer = core(Order.customer_id) == core(Customer.id)
 # The card's columns with the order count and the last order date: one row.
 CARD = sa.select(
-    *(getattr(Customer, name) for name in CARD_FIELDS),
+    *(CUSTOMERS.c[name] for name in CARD_FIELDS),
     sa.select(sa.func.count()).where(_of_customer).scalar_subquery(),
-    sa.select(sa.func.max(Order.ordered_at, type_=UTCDateTime))
+    sa.select(sa.func.max(core(Order.ordered_at), type_=UTCDateTime))
     .where(_of_customer)
     .scalar_subquery(),
-).where(col(Customer.id) == sa.bindparam("customer_id"))
+).where(core(Customer.id) == sa.bindparam("customer_id"))
 IDENTITIES = sa.select(
-    col(CustomerIdentity.kind), col(CustomerIdentity.value), col(CustomerIdentity.confidence)
-).where(col(CustomerIdentity.customer_id) == sa.bindparam("customer_id"))
+    core(CustomerIdentity.kind), core(CustomerIdentity.value), core(CustomerIdentity.confidence)
+).where(core(CustomerIdentity.customer_id) == sa.bindparam("customer_id"))
 NOTES = (
-    sa.select(sa.func.substr(col(CustomerNote.body), 1, 300), col(CustomerNote.author_name))
-    .where(col(CustomerNote.customer_id) == sa.bindparam("customer_id"))
-    .order_by(col(CustomerNote.created_at).desc())
+    sa.select(sa.func.substr(core(CustomerNote.body), 1, 300), core(CustomerNote.author_name))
+    .where(core(CustomerNote.customer_id) == sa.bindparam("customer_id"))
+    .order_by(core(CustomerNote.created_at).desc())
     .limit(3)
 )
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from hub.models import Agent, Customer, Interaction, Queue, UTCDateTime
+from hub.models import Agent, Customer, Interaction, UTCDateTime
 from hub.settings import Settings
+from hub.tables import CUSTOMERS, QUEUES, core
 from routing.engine import has_room
 from routing.types import (
     AgentView,
@@ -45,7 +46,8 @@ def routing_config(settings: Settings) -> RoutingConfig:
     )
 
 
-def queue_view(q: Queue) -> QueueView:
+def queue_view(q: Any) -> QueueView:
+    """`q`: a Queue, or a row of the queues table."""
     return QueueView(
         id=q.id,
         channels=frozenset(q.channels),
@@ -67,28 +69,28 @@ def queue_view(q: Queue) -> QueueView:
 
 
 _HOLDER = sa.case(
-    (col(Interaction.state) == "offered", col(Interaction.offered_agent_id)),
-    else_=col(Interaction.assigned_agent_id),
+    (core(Interaction.state) == "offered", core(Interaction.offered_agent_id)),
+    else_=core(Interaction.assigned_agent_id),
 )
 # Built once: building a statement cost about as much CPU as running it (docs/performance.md).
 LOADS = (
-    sa.select(_HOLDER, col(Interaction.channel), sa.func.count())
-    .where(col(Interaction.state).in_(("offered", "assigned")))
-    .group_by(_HOLDER, col(Interaction.channel))
+    sa.select(_HOLDER, core(Interaction.channel), sa.func.count())
+    .where(core(Interaction.state).in_(("offered", "assigned")))
+    .group_by(_HOLDER, core(Interaction.channel))
 )
 # Calls closed since `since` still waiting for their agent's disposition. The index on
 # (state, closed_at) keeps this to the last minutes' calls: on state alone it read every closed
 # interaction ever, on every routing pass.
 PENDING_WRAPUPS = (
-    sa.select(col(Interaction.assigned_agent_id), sa.func.count())
+    sa.select(core(Interaction.assigned_agent_id), sa.func.count())
     .where(
-        col(Interaction.state) == "closed",
-        col(Interaction.closed_at) >= sa.bindparam("since", type_=UTCDateTime),
-        col(Interaction.channel) == "voice",
-        col(Interaction.disposition) == "",
-        col(Interaction.assigned_agent_id).is_not(None),
+        core(Interaction.state) == "closed",
+        core(Interaction.closed_at) >= sa.bindparam("since", type_=UTCDateTime),
+        core(Interaction.channel) == "voice",
+        core(Interaction.disposition) == "",
+        core(Interaction.assigned_agent_id).is_not(None),
     )
-    .group_by(col(Interaction.assigned_agent_id))
+    .group_by(core(Interaction.assigned_agent_id))
 )
 
 
@@ -111,36 +113,36 @@ async def agent_loads(
 
 
 AGENT_COLUMNS = (
-    col(Agent.id),
-    col(Agent.queues),
-    col(Agent.skills),
-    col(Agent.languages),
-    col(Agent.capacity),
-    col(Agent.idle_since),
-    col(Agent.wrapup_until),
-    col(Agent.last_offered_at),
+    core(Agent.id),
+    core(Agent.queues),
+    core(Agent.skills),
+    core(Agent.languages),
+    core(Agent.capacity),
+    core(Agent.idle_since),
+    core(Agent.wrapup_until),
+    core(Agent.last_offered_at),
 )
 
-AVAILABLE_AGENTS = sa.select(*AGENT_COLUMNS).where(col(Agent.status) == "available")
-ALL_QUEUES = select(Queue)
+AVAILABLE_AGENTS = sa.select(*AGENT_COLUMNS).where(core(Agent.status) == "available")
+ALL_QUEUES = sa.select(QUEUES)
 # Columns, not ORM objects: the snapshot is rebuilt every routing pass and per queue position,
 # and building two entities (with their JSON fields) per waiting row dominated.
 WAITING = (
     sa.select(
-        col(Interaction.id),
-        col(Interaction.queue_id),
-        col(Interaction.channel),
-        col(Interaction.enqueued_at),
-        col(Interaction.preferred_agent_id),
-        col(Interaction.excluded_agent_ids),
-        col(Interaction.offered_agent_id),
-        col(Interaction.state),
-        col(Customer.tier),
-        col(Customer.lifetime_value),
-        col(Customer.language),
+        core(Interaction.id),
+        core(Interaction.queue_id),
+        core(Interaction.channel),
+        core(Interaction.enqueued_at),
+        core(Interaction.preferred_agent_id),
+        core(Interaction.excluded_agent_ids),
+        core(Interaction.offered_agent_id),
+        core(Interaction.state),
+        core(Customer.tier),
+        core(Customer.lifetime_value),
+        core(Customer.language),
     )
-    .join(Customer, col(Customer.id) == col(Interaction.customer_id))
-    .where(col(Interaction.state).in_(sa.bindparam("states", expanding=True)))
+    .join(CUSTOMERS, core(Customer.id) == core(Interaction.customer_id))
+    .where(core(Interaction.state).in_(sa.bindparam("states", expanding=True)))
 )
 
 
@@ -189,7 +191,7 @@ async def load_snapshot(
     pending_since = now - timedelta(seconds=block) if now is not None and block > 0 else None
     loads = await agent_loads(session, pending_since)
     agents = await available_agents(session, loads)
-    queues = {q.id: queue_view(q) for q in (await session.exec(ALL_QUEUES)).all()}
+    queues = {q.id: queue_view(q) for q in await session.execute(ALL_QUEUES)}
     if (
         only_if_room
         and now is not None

@@ -8,6 +8,8 @@ several (docs/performance.md).
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from hub.models import (
@@ -19,7 +21,9 @@ from hub.models import (
     Message,
     Offer,
     OutboxEntry,
+    Queue,
     RoutingFence,
+    StoredAttachment,
 )
 
 
@@ -28,6 +32,7 @@ def _table(model: type) -> sa.Table:
 
 
 AGENTS = _table(Agent)
+ATTACHMENTS_TABLE = _table(StoredAttachment)
 AUTH_TOKENS = _table(AuthToken)
 CUSTOMERS = _table(Customer)
 IDENTITY_ROWS = _table(CustomerIdentity)
@@ -35,4 +40,12 @@ INTERACTIONS = _table(Interaction)
 MESSAGES = _table(Message)
 OFFERS = _table(Offer)
 OUTBOX = _table(OutboxEntry)
+QUEUES = _table(Queue)
 ROUTING_FENCE = _table(RoutingFence)
+
+
+def core(attribute: Any) -> sa.Column[Any]:
+    """The table column behind a model attribute. A select built of these (and tables, not
+    entities) runs as plain Core on a session; one naming a single model attribute takes the
+    ORM's compile and loading path, a quarter more CPU per statement."""
+    return attribute.property.columns[0]

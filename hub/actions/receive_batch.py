@@ -27,7 +27,7 @@ from hub.events import InteractionReceived, MessageCreated
 from hub.models import Customer, CustomerIdentity, Interaction, Message, search_name
 from hub.rows import new_row
 from hub.staffing import mark_if_unanswered
-from hub.tables import CUSTOMERS, IDENTITY_ROWS, INTERACTIONS, MESSAGES
+from hub.tables import CUSTOMERS, IDENTITY_ROWS, INTERACTIONS, MESSAGES, core
 
 OPEN_STATES = ("queued", "offered", "assigned")
 # What a contact's meta may leave on its interaction (the rest stays on the message).
@@ -68,17 +68,17 @@ def identity_kind(contact: InboundContact) -> str:
 # Built once, with bound lists: building them per batch cost about as much as running them.
 STORED = (
     sa.select(
-        col(Message.channel),
-        col(Message.provider_ref),
-        col(Message.interaction_id),
-        col(Message.id),
-        col(Interaction.customer_id),
+        core(Message.channel),
+        core(Message.provider_ref),
+        core(Message.interaction_id),
+        core(Message.id),
+        core(Interaction.customer_id),
     )
-    .join(Interaction, col(Interaction.id) == col(Message.interaction_id))
+    .join(INTERACTIONS, core(Interaction.id) == core(Message.interaction_id))
     # Both columns, in the unique index's order: provider_ref alone scanned the table.
     .where(
-        col(Message.channel).in_(sa.bindparam("channels", expanding=True)),
-        col(Message.provider_ref).in_(sa.bindparam("refs", expanding=True)),
+        core(Message.channel).in_(sa.bindparam("channels", expanding=True)),
+        core(Message.provider_ref).in_(sa.bindparam("refs", expanding=True)),
     )
 )
 IDENTITIES = (
@@ -92,18 +92,18 @@ IDENTITIES = (
 )
 OPEN = (
     sa.select(
-        col(Interaction.id),
-        col(Interaction.customer_id),
-        col(Interaction.channel),
-        col(Interaction.queue_id),
-        col(Interaction.state),
+        core(Interaction.id),
+        core(Interaction.customer_id),
+        core(Interaction.channel),
+        core(Interaction.queue_id),
+        core(Interaction.state),
     )
     .where(
-        col(Interaction.customer_id).in_(sa.bindparam("customers", expanding=True)),
-        col(Interaction.channel).in_(sa.bindparam("channels", expanding=True)),
-        col(Interaction.state).in_(OPEN_STATES),
+        core(Interaction.customer_id).in_(sa.bindparam("customers", expanding=True)),
+        core(Interaction.channel).in_(sa.bindparam("channels", expanding=True)),
+        core(Interaction.state).in_(OPEN_STATES),
     )
-    .order_by(col(Interaction.created_at).desc())
+    .order_by(core(Interaction.created_at).desc())
 )
 
 

@@ -14,7 +14,7 @@ from hub.context import Hub, Tx
 from hub.events import AgentStatusChanged, InteractionQueued, OfferMade, OfferRevoked
 from hub.models import Agent, Interaction, Offer, RoutingFence, UTCDateTime, new_id
 from hub.routing_snapshot import load_snapshot
-from hub.tables import AGENTS, INTERACTIONS, OFFERS, ROUTING_FENCE
+from hub.tables import AGENTS, INTERACTIONS, OFFERS, ROUTING_FENCE, core
 from routing.engine import decide
 from routing.types import Decision
 
@@ -26,13 +26,13 @@ FENCE_MISSING = "routing_fence row is missing; run `python -m hub migrate`"
 # loads, their pending wrap-ups, the agents and the queues (seven statements) before finding
 # that nothing waited.
 GATE = sa.select(
-    col(RoutingFence.token),
-    sa.exists().where(col(Interaction.state) == "queued"),
+    core(RoutingFence.token),
+    sa.exists().where(core(Interaction.state) == "queued"),
     sa.exists().where(
-        col(Interaction.state) == "offered",
-        col(Interaction.offer_expires_at) <= sa.bindparam("now", type_=UTCDateTime),
+        core(Interaction.state) == "offered",
+        core(Interaction.offer_expires_at) <= sa.bindparam("now", type_=UTCDateTime),
     ),
-).where(col(RoutingFence.id) == 1)
+).where(core(RoutingFence.id) == 1)
 
 
 async def route_interactions(hub: Hub) -> int:
@@ -205,9 +205,7 @@ async def _fence(tx: Tx, expect: int | None = None) -> bool:
 
 
 FENCE_BUMP = (
-    sa.update(ROUTING_FENCE)
-    .where(ROUTING_FENCE.c.id == 1)
-    .values(token=ROUTING_FENCE.c.token + 1)
+    sa.update(ROUTING_FENCE).where(ROUTING_FENCE.c.id == 1).values(token=ROUTING_FENCE.c.token + 1)
 )
 FENCE_SWAP = FENCE_BUMP.where(ROUTING_FENCE.c.token == sa.bindparam("expect"))
 
