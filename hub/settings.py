@@ -203,7 +203,7 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite+aiosqlite:///var/crmhub.db"
-    database_pool_size: int = Field(default=30, ge=1)  # PostgreSQL connections per process
+    database_pool_size: int = Field(default=30, ge=1)  # connections per process (SQLite: kept open)
     redis_url: str = ""
     redis_prefix: str = "crmhub:"  # keys, stream and Socket.IO channel; one prefix per deployment
     public_base_url: str = "http://127.0.0.1:8080"
