@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from typing import Any, Protocol
 
 from sqlmodel import col, select
@@ -16,6 +17,7 @@ from agent_console.message_batch import MessageBatch, MessageEvent, holder, load
 from agent_console.presenter import agent_dict, interaction_dict, offer_by_id, work_item
 from channels.web_chat import CHAT_NS, visitor_room
 from hub import failpoints
+from hub.bus import consume
 from hub.context import Hub
 from hub.customers import customer_card
 from hub.events import (
@@ -75,6 +77,24 @@ class Broadcaster:
     def __init__(self, hub: Hub, sio: Emitter) -> None:
         self.hub = hub
         self.sio = sio
+
+    def consumers(
+        self, consumer: str, *, block_s: float = 1.0
+    ) -> dict[str, Coroutine[Any, Any, None]]:
+        """The bus consumers that feed this broadcaster (hub/app.py runs them on every node),
+        by task name; `consumer` names this node in the consumer group."""
+        hub = self.hub
+        return {
+            "console-events": consume(
+                hub.bus,
+                CONSOLE_GROUP,
+                consumer,
+                self.handle,
+                block_s=block_s,
+                shutdown=hub.shutdown,
+                on_backlog=hub.metrics.bus_backlog.labels(CONSOLE_GROUP).set,
+            ),
+        }
 
     async def to_agent(self, agent_id: str | None, event: str, data: Any) -> None:
         if agent_id:

@@ -186,14 +186,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
                 shutdown=hub.shutdown,
                 on_backlog=hub.metrics.bus_backlog.labels(ROUTING_GROUP).set,
             ),
-            "console-events": consume(
-                hub.bus,
-                CONSOLE_GROUP,
-                hub.node_id,
-                broadcaster.handle,
-                shutdown=hub.shutdown,
-                on_backlog=hub.metrics.bus_backlog.labels(CONSOLE_GROUP).set,
-            ),
+            **broadcaster.consumers(hub.node_id),
             "outbox": run_loop(
                 hub, "outbox", lambda _k: relay_events(hub), interval_s=SETTLE_INTERVAL_S
             ),
