@@ -1,7 +1,17 @@
 """Domain events -> Socket.IO emits. With Redis, AsyncRedisManager fans each emit out to every node.
 
-The broadcaster reads the bus in one consumer group, so each event is emitted once in the whole
+The broadcaster reads the bus in two consumer groups, so each event is emitted once in the whole
 cluster; the Socket.IO client manager delivers it to whichever node holds the agent's socket.
+"offers" handles offers, their revocations and call pops, "console" everything else; each group
+reads every event and acknowledges the others' unhandled. So after a burst a new offer does not
+wait behind thousands of older assignments, wrap-ups and messages (docs/performance.md): the
+offers group's backlog stays near zero while the console group works through the burst.
+
+Across the two groups, an offer is re-read under the offer fence (agent_console/offer_fence.py)
+just before its emit and dropped if it is no longer open, and a revocation, assignment or update
+waits for an offer of its interaction being emitted: an `offer` never reaches a console after
+that interaction's `offer.revoked`, `interaction.assigned` or `interaction.updated`, even when
+another node emits it, or emits it late (a redelivery after a crash).
 """
 
 from __future__ import annotations
@@ -11,9 +21,11 @@ import logging
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 
 from agent_console.message_batch import MessageBatch, MessageEvent, holder, load_message_batch
+from agent_console.offer_fence import OfferFence, offer_fence
 from agent_console.presenter import agent_dict, interaction_dict, offer_by_id, work_item
 from channels.web_chat import CHAT_NS, visitor_room
 from hub import failpoints
@@ -33,10 +45,17 @@ from hub.events import (
     OfferRevoked,
 )
 from hub.models import Agent, Interaction
+from hub.tables import INTERACTIONS
 
 log = logging.getLogger(__name__)
 
 CONSOLE_GROUP = "console"
+OFFERS_GROUP = "offers"
+BROADCAST_GROUPS = (OFFERS_GROUP, CONSOLE_GROUP)
+# What the offers group emits; the console group emits every other event.
+OFFER_LANE = (OfferMade, OfferRevoked, CallRinging)
+# Emitted only once no offer of their interaction is being emitted (the offer fence).
+AFTER_OFFERS = (OfferRevoked, InteractionAssigned, InteractionUpdated)
 SUPERVISOR_NS = "/supervisor"
 
 
@@ -64,6 +83,21 @@ def customer_room(customer_id: str) -> str:
 DISPATCH_CONCURRENCY = 8
 
 
+def in_offer_lane(event: Event) -> bool:
+    return isinstance(event, OFFER_LANE)
+
+
+_I = INTERACTIONS.c
+STILL_OFFERED = sa.select(_I.id).where(
+    _I.id == sa.bindparam("interaction_id"),
+    _I.state == "offered",
+    _I.offer_id == sa.bindparam("offer_id"),
+)
+STILL_RINGING = sa.select(_I.id).where(
+    _I.id == sa.bindparam("interaction_id"), _I.state == "ringing"
+)
+
+
 def ordering_key(event: Event) -> str:
     """Events that must reach a console in order share a key."""
     for name in ("interaction_id", "customer_id", "agent_id"):
@@ -74,27 +108,40 @@ def ordering_key(event: Event) -> str:
 
 
 class Broadcaster:
-    def __init__(self, hub: Hub, sio: Emitter) -> None:
+    def __init__(self, hub: Hub, sio: Emitter, fence: OfferFence | None = None) -> None:
         self.hub = hub
         self.sio = sio
+        self.fence = fence or offer_fence(hub)
 
     def consumers(
         self, consumer: str, *, block_s: float = 1.0
     ) -> dict[str, Coroutine[Any, Any, None]]:
         """The bus consumers that feed this broadcaster (hub/app.py runs them on every node),
-        by task name; `consumer` names this node in the consumer group."""
+        by task name; `consumer` names this node in the consumer groups."""
         hub = self.hub
+        lanes = {
+            "offer-events": (OFFERS_GROUP, self.handle_offers),
+            "console-events": (CONSOLE_GROUP, self.handle_console),
+        }
         return {
-            "console-events": consume(
+            name: consume(
                 hub.bus,
-                CONSOLE_GROUP,
+                group,
                 consumer,
-                self.handle,
+                handler,
                 block_s=block_s,
                 shutdown=hub.shutdown,
-                on_backlog=hub.metrics.bus_backlog.labels(CONSOLE_GROUP).set,
-            ),
+                on_backlog=hub.metrics.bus_backlog.labels(group).set,
+            )
+            for name, (group, handler) in lanes.items()
         }
+
+    async def handle_offers(self, events: list[Event]) -> None:
+        """The offers group: offers, their revocations and call pops; the rest is the console's."""
+        await self.handle([e for e in events if in_offer_lane(e)])
+
+    async def handle_console(self, events: list[Event]) -> None:
+        await self.handle([e for e in events if not in_offer_lane(e)])
 
     async def to_agent(self, agent_id: str | None, event: str, data: Any) -> None:
         if agent_id:
@@ -106,6 +153,13 @@ class Broadcaster:
         One after the other, an offer waited behind every other event of the batch, each with
         its own queries: under a burst on PostgreSQL, agents saw no offer for the whole 8 s of
         the B1 run although routing had made 554 (docs/performance.md)."""
+        if not events:
+            return
+        # After reading these events, before emitting any: an offer of their interaction being
+        # emitted (by any node) goes first (agent_console/offer_fence.py).
+        await self.fence.wait_clear(
+            [e.interaction_id for e in events if isinstance(e, AFTER_OFFERS)]
+        )
         gate = asyncio.Semaphore(DISPATCH_CONCURRENCY)
         batch = await self.preload(events)
 
@@ -162,7 +216,11 @@ class Broadcaster:
         if isinstance(event, OfferMade):
             payload = await offer_by_id(session, event.offer_id)
             if payload is not None:
-                await self.to_agent(event.agent_id, "offer", payload)
+                await self._offer(session, event, payload)
+        elif isinstance(event, CallRinging):
+            it = await session.get(Interaction, event.interaction_id)
+            if it is not None:
+                await self._ringing(session, event, await work_item(session, it))
         elif isinstance(event, InteractionAssigned):
             it = await session.get(Interaction, event.interaction_id)
             if it is not None:
@@ -181,12 +239,32 @@ class Broadcaster:
                 await self.to_agent(agent.id, "status", agent_dict(agent))
         elif isinstance(event, CustomerUpdated):
             await self._customer(session, event.customer_id)
-        elif isinstance(event, CallRinging):
-            it = await session.get(Interaction, event.interaction_id)
-            if it is not None:
-                item = await work_item(session, it)
-                for agent_id in event.agent_ids:
-                    await self.to_agent(agent_id, "call.ringing", item)
+
+    async def _offer(self, session: Any, event: OfferMade, payload: dict[str, Any]) -> None:
+        """Only an offer still open when it is emitted: one taken, revoked or timed out before
+        (read late, redelivered after a crash) would reach the console after what closed it.
+        The re-read is a statement of its own, so it sees every commit before it (the fan-out
+        reads run in autocommit on PostgreSQL, outside a transaction on SQLite)."""
+        async with self.fence.holding(event.interaction_id):
+            params = {"interaction_id": event.interaction_id, "offer_id": event.offer_id}
+            if (await session.execute(STILL_OFFERED, params)).first() is None:
+                log.debug("offer %s closed before its emit; not emitted", event.offer_id)
+                return
+            await self.to_agent(event.agent_id, "offer", payload)
+
+    async def _ringing(self, session: Any, event: CallRinging, item: dict[str, Any]) -> None:
+        """The pop, then a look whether the call still rings: if it was answered or ended
+        meanwhile, the pop comes down again. The console group's `call.ringing.ended` (and the
+        console's own handling of `interaction.assigned` / `.updated`) may have gone out before
+        this pop, which travels in the offers group."""
+        for agent_id in event.agent_ids:
+            await self.to_agent(agent_id, "call.ringing", item)
+        params = {"interaction_id": event.interaction_id}
+        if (await session.execute(STILL_RINGING, params)).first() is None:
+            for agent_id in event.agent_ids:
+                await self.to_agent(
+                    agent_id, "call.ringing.ended", {"interaction_id": event.interaction_id}
+                )
 
     async def _updated(self, it: Interaction, event: InteractionUpdated) -> None:
         await self.to_agent(

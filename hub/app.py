@@ -13,7 +13,7 @@ import socketio
 from aiohttp import web
 
 from agent_console import web as console_web
-from agent_console.broadcaster import CONSOLE_GROUP, Broadcaster
+from agent_console.broadcaster import BROADCAST_GROUPS, Broadcaster
 from agent_console.chat_namespace import ChatNamespace
 from agent_console.namespace import AgentNamespace
 from agent_console.redis_manager import SteadyRedisManager
@@ -154,7 +154,7 @@ def create_app(
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     hub = app[HUB]
     await hub.store.migrate()
-    for group in (ROUTING_GROUP, CONSOLE_GROUP, BACKOFFICE_GROUP):
+    for group in (ROUTING_GROUP, *BROADCAST_GROUPS, BACKOFFICE_GROUP):
         try:
             await hub.bus.ensure_group(group)
         except Exception as exc:  # Redis down at start: serve degraded, no crash loop
