@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+import agent_console.broadcaster as broadcaster
 import agent_console.message_batch as message_batch
 import agent_console.presenter as presenter
 import hub.actions.handle_offer as handle_offer
@@ -25,6 +26,7 @@ HOT = [
     (customers, ["CARD", "IDENTITIES", "NOTES", "HISTORY"]),
     (presenter, ["ATTACHMENTS", "MESSAGES_OF", "OFFER_WITH_INTERACTION"]),
     (message_batch, ["MESSAGES", "HOLDERS"]),
+    (broadcaster, ["STILL_OFFERED", "STILL_RINGING"]),
     (receive_batch, ["STORED", "OPEN"]),
 ]
 
