@@ -230,8 +230,25 @@ async def settled(hub: Hub) -> bool:
     return waiting == 0 or room == 0
 
 
+async def describe(hub: Hub) -> str:
+    """What routing looks like now: for a test that timed out waiting for it to settle."""
+    _messages, its, offers, agents = await state_of(hub)
+    pending = [o for o in offers if o.outcome == "pending"]
+    return (
+        f"interactions {dict(Counter(it.state for it in its))}, "
+        f"offers {dict(Counter(o.outcome for o in offers))}, "
+        f"pending {[(o.interaction_id, o.agent_id, str(o.expires_at)) for o in pending][:5]}, "
+        f"agents {[(a.username, a.status, a.capacity) for a in agents]}"
+    )
+
+
 async def wait_settled(hub: Hub, timeout: float = 60.0) -> None:
-    await until(lambda: settled(hub), timeout=timeout, what="routing to settle")
+    try:
+        await until(lambda: settled(hub), timeout=timeout, what="routing to settle")
+    except TimeoutError:
+        raise AssertionError(
+            f"routing not settled after {timeout} s: {await describe(hub)}"
+        ) from None
 
 
 async def check_invariants(hub: Hub, accepted: set[str]) -> dict[str, Any]:
