@@ -201,6 +201,8 @@ class Interaction(SQLModel, table=True):
     offer_id: str | None = Field(default=None, max_length=32)
     offer_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     excluded_agent_ids: list[str] = _json([])
+    # The exclusions hold until then (none in force without it): routing/engine.py `excluded`.
+    excluded_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     preferred_agent_id: str | None = Field(default=None, max_length=32)
     assigned_agent_id: str | None = Field(default=None, max_length=32, index=True)
     assigned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -135,6 +135,7 @@ WAITING = (
         core(Interaction.enqueued_at),
         core(Interaction.preferred_agent_id),
         core(Interaction.excluded_agent_ids),
+        core(Interaction.excluded_until),
         core(Interaction.offered_agent_id),
         core(Interaction.state),
         core(Customer.tier),
@@ -210,6 +211,7 @@ async def load_snapshot(
             language=language or None,
             preferred_agent_id=preferred,
             excluded_agent_ids=frozenset(excluded or ()),
+            excluded_until=epoch(excluded_until),
             offered_to=offered if state == "offered" else None,
         )
         for (
@@ -219,6 +221,7 @@ async def load_snapshot(
             enqueued_at,
             preferred,
             excluded,
+            excluded_until,
             offered,
             state,
             tier,

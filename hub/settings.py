@@ -43,6 +43,9 @@ class WeightSettings(BaseModel):
 class RoutingSettings(BaseModel):
     offer_timeout_s: float = 20.0
     max_missed_offers: int = 3
+    # An agent who rejected an interaction or let its offer time out is skipped for it this long
+    # after the latest such pass (each one starts it again); then everyone may get it again.
+    exclusion_s: float = 60.0
     wrapup_s: float = 10.0
     # A call that ended without a disposition blocks the agent's voice capacity this long at most.
     pending_wrapup_block_s: float = 900.0

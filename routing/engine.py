@@ -162,7 +162,7 @@ def relationship_hold(
     if not preferred or now - interaction.enqueued_at >= config.relationship_window_s:
         return None
     agent = agents.get(preferred)
-    if agent is None or not agent.available or preferred in interaction.excluded_agent_ids:
+    if agent is None or not agent.available or excluded(interaction, preferred, now):
         return None
     return preferred if qualified(agent, interaction, queue, config, now) else None
 
@@ -181,11 +181,17 @@ def eligible(
     now: float,
 ) -> bool:
     """Can take this interaction right now (qualified, free, and with room on the channel)."""
-    if not agent.available or agent.id in interaction.excluded_agent_ids:
+    if not agent.available or excluded(interaction, agent.id, now):
         return False
     if _wrapping_up(agent, now) or not qualified(agent, interaction, queue, config, now):
         return False
     return has_capacity(agent, interaction.channel, load, config)
+
+
+def excluded(interaction: InteractionView, agent_id: str, now: float) -> bool:
+    """Rejected it or let its offer time out, and the exclusion has not lapsed: while it is in
+    force the contact goes to someone else; after it, an agent everyone passed over gets it."""
+    return agent_id in interaction.excluded_agent_ids and now < interaction.excluded_until
 
 
 def qualified(

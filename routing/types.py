@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -68,7 +69,9 @@ class InteractionView:
     lifetime_value: float = 0.0
     language: str | None = None
     preferred_agent_id: str | None = None  # last agent or account manager
-    excluded_agent_ids: frozenset[str] = frozenset()  # rejected or let this offer time out
+    excluded_agent_ids: frozenset[str] = frozenset()  # rejected or let this offer time out ...
+    excluded_until: float = math.inf  # ... skipped until then (epoch s): nobody passed over is
+    # left stranded once everyone has passed (docs/routing.md, "Offers")
     offered_to: str | None = None  # an open offer already holds it
 
 

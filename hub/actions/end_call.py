@@ -41,7 +41,7 @@ async def end_call(
             return it
         meta = {**it.meta, "ended_at": now.isoformat(), "end_status": status, "cause": cause}
         if it.state == "offered":
-            await requeue(tx, it, it.offered_agent_id or "", outcome="revoked", now=now)
+            await requeue(hub, tx, it, it.offered_agent_id or "", outcome="revoked", now=now)
         if it.meta.get("voicemail") and it.state in ("queued", "offered"):
             it.meta = meta  # a voicemail is work: it stays in the queue
             tx.session.add(it)

@@ -3,6 +3,8 @@ back to a queue (keeping its enqueue time). Audit-logged; the previous agent's c
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -61,6 +63,7 @@ async def reassign_interaction(
                 assigned_agent_id=None,
                 assigned_at=None,
                 excluded_agent_ids=excluded,
+                excluded_until=now + timedelta(seconds=hub.settings.routing.exclusion_s),
             )
         # Compare-and-set on what we read: a concurrent accept, timeout or wrap-up wins.
         result = await tx.session.exec(

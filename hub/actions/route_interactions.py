@@ -220,7 +220,7 @@ async def expire_offers(hub: Hub, tx: Tx, now: datetime) -> None:
     ).all()
     for interaction in stale:
         agent_id = interaction.offered_agent_id or ""
-        if not await requeue(tx, interaction, agent_id, outcome="timeout", now=now):
+        if not await requeue(hub, tx, interaction, agent_id, outcome="timeout", now=now):
             continue
         hub.metrics.offers.labels("timeout").inc()
         agent = await tx.session.get(Agent, agent_id)
@@ -235,9 +235,10 @@ async def expire_offers(hub: Hub, tx: Tx, now: datetime) -> None:
 
 
 async def requeue(
-    tx: Tx, interaction: Interaction, agent_id: str, *, outcome: str, now: datetime
+    hub: Hub, tx: Tx, interaction: Interaction, agent_id: str, *, outcome: str, now: datetime
 ) -> bool:
-    """Back to the queue keeping its original enqueue time; the agent who let it go is skipped.
+    """Back to the queue keeping its original enqueue time; the agent who let it go is skipped
+    for it for `routing.exclusion_s` from now, and so again are those it had skipped before.
 
     A compare-and-set on (state, offer_id): a stale caller (a reject racing a timeout that was
     already re-offered elsewhere) changes nothing and gets False.
@@ -259,8 +260,11 @@ async def requeue(
     if offer is not None and offer.outcome == "pending":
         offer.outcome, offer.decided_at = outcome, now
         tx.session.add(offer)
-    if agent_id and agent_id not in interaction.excluded_agent_ids:
-        interaction.excluded_agent_ids = [*interaction.excluded_agent_ids, agent_id]
+    if agent_id:
+        interaction.excluded_agent_ids = list(
+            dict.fromkeys([*interaction.excluded_agent_ids, agent_id])
+        )
+        interaction.excluded_until = now + timedelta(seconds=hub.settings.routing.exclusion_s)
         tx.session.add(interaction)
     tx.emit(
         OfferRevoked(

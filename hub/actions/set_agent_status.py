@@ -43,6 +43,6 @@ async def set_agent_status(hub: Hub, agent_id: str, status: str, reason: str = "
                 )
             ).all()
             for interaction in offered:
-                await requeue(tx, interaction, agent_id, outcome="revoked", now=now)
+                await requeue(hub, tx, interaction, agent_id, outcome="revoked", now=now)
         tx.emit(AgentStatusChanged(agent_id=agent_id, status=status, reason=reason))
     return agent

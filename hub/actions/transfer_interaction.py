@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import sqlalchemy as sa
 from sqlmodel import col
 
@@ -48,6 +50,7 @@ async def transfer_interaction(
                 assigned_at=None,
                 preferred_agent_id=to_agent_id,
                 excluded_agent_ids=[agent_id],
+                excluded_until=hub.now() + timedelta(seconds=hub.settings.routing.exclusion_s),
             )
         )
         if result.rowcount != 1:

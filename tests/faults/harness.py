@@ -10,6 +10,7 @@ import itertools
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -40,6 +41,7 @@ def hub_env(pg_url: str, redis_url: str, prefix: str, **extra: str) -> dict[str,
         "CRMHUB_ROUTING__TICK_S": "0.2",
         "CRMHUB_ROUTING__OFFER_TIMEOUT_S": "3",
         "CRMHUB_ROUTING__MAX_MISSED_OFFERS": "1000",
+        "CRMHUB_ROUTING__EXCLUSION_S": "5",
         "CRMHUB_BUS_CLAIM_AFTER_S": "2",
         "CRMHUB_SEND_CLAIM_S": "3",
         "CRMHUB_LOG_LEVEL": "WARNING",
@@ -158,6 +160,7 @@ class AcceptingConsole(AgentClient):
         self.urls = urls
         self.accepted: list[str] = []
         self.errors: list[str] = []
+        self.expired = 0
         self._task: asyncio.Task[None] | None = None
 
     async def start(self, http: aiohttp.ClientSession) -> None:
@@ -178,6 +181,9 @@ class AcceptingConsole(AgentClient):
         while True:
             offer = await self.next("offer", timeout=3600)
             interaction_id = offer["interaction"]["id"]
+            if datetime.fromisoformat(offer["expires_at"]) <= datetime.now(UTC):
+                self.expired += 1  # its countdown ran out while older offers were accepted
+                continue
             try:
                 ack = await self.call("accept", {"interaction_id": interaction_id})
             except Exception as exc:  # a dying hub; the offer times out and comes back

@@ -140,6 +140,33 @@ async def test_a_rejected_offer_is_not_offered_to_the_same_agent_again(hub: Hub)
     assert await offered(hub) == {it: bob.id}
 
 
+async def test_a_contact_every_agent_passed_over_is_offered_again_after_the_exclusion(
+    hub: Hub, clock: ManualClock
+) -> None:
+    """Alice rejects, Bob lets it time out: it waits (nobody else is there) until
+    routing.exclusion_s after the last pass, then goes to one of them again. It used to wait
+    for ever (the fault test on slow links ended with 388 contacts queued and nobody to offer
+    them to)."""
+    alice = await add_agent(hub, "alice", available=True)
+    clock.advance(1)
+    bob = await add_agent(hub, "bob", available=True)
+    it = await sms(hub, "SMa", "+14155550009")
+    await route_interactions(hub)
+    await reject_offer(hub, alice.id, it)
+    await route_interactions(hub)
+    assert await offered(hub) == {it: bob.id}
+    clock.advance(hub.settings.routing.offer_timeout_s + 1)
+    await route_interactions(hub)
+    assert await offered(hub) == {}
+    clock.advance(hub.settings.routing.exclusion_s - 1)
+    await route_interactions(hub)
+    assert await offered(hub) == {}
+    clock.advance(1)
+    await route_interactions(hub)
+    assert await offered(hub) == {it: alice.id}  # the longest idle of the two
+    await accept_offer(hub, alice.id, it)
+
+
 async def test_two_accepts_racing_assign_once(hub: Hub) -> None:
     alice = await add_agent(hub, "alice", available=True)
     it = await sms(hub, "SMa", "+14155550009")

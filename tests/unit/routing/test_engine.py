@@ -133,6 +133,27 @@ def test_excluded_agents_get_nothing() -> None:
     assert offers(s) == {}
 
 
+def test_exclusions_lapse_so_nobody_is_stranded() -> None:
+    """Everyone passed over it: while the exclusions hold it waits (another agent may come),
+    from `excluded_until` on the agents who passed get it again."""
+    passed = frozenset({"rejecter", "missed"})
+    agents = [ag("rejecter", idle_for=50), ag("missed", idle_for=10)]
+    held = snap([it("x", excluded_agent_ids=passed, excluded_until=NOW + 0.001)], agents)
+    assert offers(held) == {}
+    lapsed = snap([it("x", excluded_agent_ids=passed, excluded_until=NOW)], agents)
+    assert offers(lapsed) == {"x": "rejecter"}
+
+
+def test_a_lapsed_exclusion_frees_the_preferred_agent_too() -> None:
+    agents = [ag("pref", idle_for=1), ag("other", idle_for=900)]
+    kept = it("x", preferred_agent_id="pref", excluded_agent_ids=frozenset({"pref"}))
+    assert offers(snap([kept], agents)) == {"x": "other"}
+    lapsed = it(
+        "x", preferred_agent_id="pref", excluded_agent_ids=frozenset({"pref"}), excluded_until=NOW
+    )
+    assert offers(snap([lapsed], agents)) == {"x": "pref"}
+
+
 def test_unavailable_agents_get_nothing() -> None:
     assert offers(snap([it("x")], [ag("away", available=False)])) == {}
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import math
 import random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from routing.engine import decide, eligible, has_room, rank
+from routing.engine import decide, eligible, excluded, has_room, rank
 from routing.priority import priority
 from routing.types import (
     CHANNELS,
@@ -47,6 +48,7 @@ interactions = st.builds(
     language=st.none() | st.sampled_from(["de", "en", "fi"]),
     preferred_agent_id=st.none() | st.sampled_from(AGENT_IDS),
     excluded_agent_ids=st.frozensets(st.sampled_from(AGENT_IDS), max_size=2),
+    excluded_until=st.sampled_from([math.inf, NOW + 1, NOW, NOW - 1]),
     offered_to=st.none() | st.just("a0"),
 )
 
@@ -96,7 +98,7 @@ def test_agents_are_eligible_never_excluded_and_never_over_capacity(s: RoutingSn
     load = {a.id: dict(a.load) for a in s.agents}
     for d in decide(s, NOW):  # replay in order: each offer was legal when it was made
         interaction, agent = by_id[d.interaction_id], agents[d.agent_id]
-        assert agent.id not in interaction.excluded_agent_ids
+        assert not excluded(interaction, agent.id, NOW)
         queue = QUEUES[interaction.queue_id]
         assert eligible(agent, interaction, queue, load[agent.id], s.config, NOW)
         load[agent.id][interaction.channel] = load[agent.id].get(interaction.channel, 0) + 1
