@@ -64,6 +64,7 @@ async def _take_turns() -> None:
         await asyncio.sleep(0)
         _stretch_began = None
 
+
 _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]]
 _locks = weakref.WeakKeyDictionary()
 
@@ -314,9 +315,7 @@ class Checkpointer:
     def start(self) -> None:
         if self._thread is None:
             self._stop.clear()
-            self._thread = threading.Thread(
-                target=self._run, name="sqlite-checkpoint", daemon=True
-            )
+            self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
             self._thread.start()
 
     def stop(self) -> None:

@@ -142,9 +142,7 @@ async def test_the_lock_is_given_back(store: Store, tmp_path: Path, how: str) ->
         s.add(Agent(id="z", username="z"))
 
 
-async def test_another_process_holding_the_lock_is_waited_out(
-    store: Store, tmp_path: Path
-) -> None:
+async def test_another_process_holding_the_lock_is_waited_out(store: Store, tmp_path: Path) -> None:
     """Another process (a CLI command) is the busy handler's job: a short hold is waited out."""
     holding = threading.Event()
 

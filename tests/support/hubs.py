@@ -18,7 +18,7 @@ PASSWORD = "correct horse battery"
 
 
 def hub_of(client: TestClient) -> Hub:
-    return client.app[HUB]  # type: ignore[index]
+    return client.app[HUB]
 
 
 async def add_agent(hub: Hub, username: str, *, available: bool = False, **kw: Any) -> Agent:
