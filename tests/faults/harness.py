@@ -9,6 +9,7 @@ import contextlib
 import itertools
 import time
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +22,7 @@ from hub.models import Agent, Interaction, Message, Offer
 from tests.conftest import TEST_AUTH_TOKEN, TEST_PUBLIC_URL
 from tests.support.agent_client import AgentClient
 from tests.support.hubs import PASSWORD, add_agent
-from tests.support.processes import free_port, until
+from tests.support.processes import HubProcess, free_port, until
 from tests.support.twilio_signing import sms_form, twilio_signature
 
 TWILIO_TIMEOUT_S = 15.0  # Twilio gives up on a webhook after 15 s
@@ -160,7 +161,7 @@ class AcceptingConsole(AgentClient):
         self.urls = urls
         self.accepted: list[str] = []
         self.errors: list[str] = []
-        self.expired = 0
+        self.offers = self.expired = self.arrived_expired = 0
         self._task: asyncio.Task[None] | None = None
 
     async def start(self, http: aiohttp.ClientSession) -> None:
@@ -193,6 +194,23 @@ class AcceptingConsole(AgentClient):
                 self.accepted.append(interaction_id)
             else:
                 self.errors.append(str(ack))
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "user": self.username,
+            "connected": self.sio.connected,
+            "offers": self.offers,
+            "arrived_expired": self.arrived_expired,
+            "expired": self.expired,
+            "accepted": len(self.accepted),
+            "errors": self.errors[-3:],
+        }
+
+    def received(self, name: str, data: Any) -> None:
+        if name == "offer":
+            self.offers += 1
+            if datetime.fromisoformat(data["expires_at"]) <= datetime.now(UTC):
+                self.arrived_expired += 1
 
     async def stop(self) -> None:
         if self._task:
@@ -228,7 +246,9 @@ async def settled(hub: Hub) -> bool:
     held: Counter[str] = Counter()
     for it in its:
         if it.state in ("offered", "assigned"):
-            held[it.offered_agent_id if it.state == "offered" else it.assigned_agent_id or ""] += 1
+            held[
+                (it.offered_agent_id if it.state == "offered" else it.assigned_agent_id) or ""
+            ] += 1
     waiting = sum(it.state == "queued" for it in its)
     room = sum(
         max(0, a.capacity.get("sms", 0) - held[a.id]) for a in agents if a.status == "available"
@@ -248,12 +268,19 @@ async def describe(hub: Hub) -> str:
     )
 
 
-async def wait_settled(hub: Hub, timeout: float = 60.0) -> None:
+async def wait_settled(
+    hub: Hub,
+    timeout: float = 60.0,
+    consoles: Sequence[AcceptingConsole] = (),
+    procs: Sequence[HubProcess] = (),
+) -> None:
     try:
         await until(lambda: settled(hub), timeout=timeout, what="routing to settle")
     except TimeoutError:
+        seen = [c.summary() for c in consoles]
+        logs = "".join(f"\n--- {p.url} log:\n{p.log_tail()}" for p in procs)
         raise AssertionError(
-            f"routing not settled after {timeout} s: {await describe(hub)}"
+            f"routing not settled after {timeout} s: {await describe(hub)}; consoles {seen}{logs}"
         ) from None
 
 

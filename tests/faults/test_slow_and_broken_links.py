@@ -95,7 +95,7 @@ async def test_overload_on_slow_and_resetting_links(
         watcher.cancel()
         took = asyncio.get_running_loop().time() - t0
         pg_proxy.delay_s = redis_proxy.delay_s = 0.0
-        await wait_settled(hub, timeout=60)
+        await wait_settled(hub, timeout=60, consoles=consoles, procs=[proc])
         await check_invariants(hub, webhooks.accepted)
         assert len(webhooks.accepted) == 420, webhooks.outcomes
         assert webhooks.outcomes["503"] > 0, webhooks.outcomes  # the excess was shed ...

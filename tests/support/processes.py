@@ -46,8 +46,12 @@ class HubProcess:
         try:
             await until(self._ready, timeout=90, what=f"hub on {self.url} to be ready")
         except TimeoutError:
-            tail = Path(self.log.name).read_text(errors="replace")[-3000:]
+            tail = self.log_tail()
             raise AssertionError(f"hub on {self.url} not ready after 90 s; log:\n{tail}") from None
+
+    def log_tail(self, chars: int = 3000) -> str:
+        """The end of what the process wrote: for a failure message."""
+        return Path(self.log.name).read_text(errors="replace")[-chars:]
 
     async def _ready(self) -> bool:
         try:
