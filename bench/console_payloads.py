@@ -1,7 +1,7 @@
 """Micro-benchmark of the console fan-out's reads: `customer_card`, `offer_payload` and
-`message_payload` for a customer with past interactions, notes and orders, and the broadcaster
-dispatching an `offer.made` and a batch of 50 `message.created` (to a recording emitter), median
-of N.
+`message_payload` for a customer with past interactions, notes and orders, the broadcaster
+dispatching an `offer.made` and a batch of 50 `message.created` (to a recording emitter), and
+the supervisor board with B2's 2,000 assigned chats over 100 agents, median of N.
 
 Steadier than B1/B2 on a shared 2-core VM (no load generator, no sockets), so it is the figure
 to compare before and after a change to those functions:
@@ -22,7 +22,9 @@ from types import SimpleNamespace
 from typing import Any
 
 from agent_console.broadcaster import Broadcaster
+from agent_console.offer_fence import LocalFence
 from agent_console.presenter import message_payload, offer_payload
+from hub.board import board
 from hub.customers import customer_card
 from hub.events import Event, MessageCreated, OfferMade
 from hub.models import (
@@ -109,6 +111,23 @@ async def chats(store: Store, count: int) -> list[tuple[str, str]]:
     return out
 
 
+async def busy_floor(store: Store, agents: int = 100, chats: int = 2000) -> None:
+    """B2's floor for the board: `agents` agents, each holding its share of `chats` chats."""
+    async with store.transaction() as s:
+        staff = [Agent(id=f"b{n}", username=f"b{n}", status="available") for n in range(agents)]
+        s.add_all(staff)
+        for n in range(chats):
+            c = Customer(name=f"busy visitor {n}")
+            it = Interaction(
+                customer_id=c.id,
+                channel="chat",
+                state="assigned",
+                assigned_agent_id=staff[n % agents].id,
+                assigned_at=utcnow(),
+            )
+            s.add_all([c, it])
+
+
 class Discard:
     """An emitter that drops everything: only the broadcaster's own work is timed."""
 
@@ -125,7 +144,7 @@ async def median_ms(n: int, step: Callable[[], Awaitable[Any]]) -> float:
     return statistics.median(times) * 1e3
 
 
-async def run(db: str, n: int) -> dict[str, float]:
+async def run(db: str, n: int, floor: tuple[int, int] = (100, 2000)) -> dict[str, float]:
     store = Store(await database(db))
     try:
         await store.migrate()
@@ -149,7 +168,7 @@ async def run(db: str, n: int) -> dict[str, float]:
                 assert found is not None
                 await message_payload(s, found)
 
-        broadcaster = Broadcaster(SimpleNamespace(store=store), Discard())  # type: ignore[arg-type]
+        broadcaster = Broadcaster(SimpleNamespace(store=store), Discard(), LocalFence())  # type: ignore[arg-type]
         offer_made = OfferMade(offer_id=offer_id, interaction_id="", agent_id="a", expires_at=0.0)
         created: list[Event] = [
             MessageCreated(message_id=m, interaction_id=i, direction="in")
@@ -162,12 +181,19 @@ async def run(db: str, n: int) -> dict[str, float]:
         async def dispatch_messages() -> None:
             await broadcaster.handle(created)
 
+        await busy_floor(store, *floor)
+
+        async def supervisor_board() -> None:
+            async with store.session() as s:
+                await board(s, utcnow())
+
         return {
             "customer_card": await median_ms(n, card),
             "offer_payload": await median_ms(n, offer),
             "message_payload": await median_ms(n, message),
             "offer.made": await median_ms(n, dispatch_offer),
             "50 message.created": await median_ms(max(n // 10, 5), dispatch_messages),
+            f"board, {floor[1]} x {floor[0]}": await median_ms(max(n // 10, 5), supervisor_board),
         }
     finally:
         await store.close()
@@ -179,7 +205,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=200)
     args = parser.parse_args()
     for name, ms in asyncio.run(run(args.db, args.n)).items():
-        print(f"{args.db:<8} {name:<18} median {ms:.2f} ms (n={args.n})")
+        print(f"{args.db:<8} {name:<20} median {ms:.2f} ms (n={args.n})")
 
 
 if __name__ == "__main__":

@@ -37,3 +37,20 @@ def test_the_benchmark_suite_runs_in_smoke_mode() -> None:
     assert "0 pending twice" in done.stdout and "messages offered twice: 0" in done.stdout
     assert "busy (" in done.stdout  # B4 says how busy the machine was
     assert "left 0, twice: 0 emails, 0 SMS" in done.stdout
+
+
+async def test_the_console_payloads_micro_benchmark_runs() -> None:
+    """`python -m bench.console_payloads` is not part of `python -m bench`: it had rotted (the
+    broadcaster gained an offer fence its stand-in hub did not have) without anyone noticing."""
+    from bench.console_payloads import run
+
+    figures = await run("sqlite", 2, floor=(3, 10))
+    assert set(figures) == {
+        "customer_card",
+        "offer_payload",
+        "message_payload",
+        "offer.made",
+        "50 message.created",
+        "board, 10 x 3",
+    }
+    assert all(ms > 0 for ms in figures.values())
