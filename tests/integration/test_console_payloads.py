@@ -165,3 +165,36 @@ async def test_offer_and_message_payload_shape(hub: Hub) -> None:
         message("m10", "photo", 702, FILES),
     ]
     assert sort_files(single) == message("m10", "photo", 702, FILES)
+
+
+async def test_the_board_lists_each_agents_own_work(hub: Hub) -> None:
+    """Each agent's row on the supervisor board holds exactly the interactions assigned to that
+    agent (the board now groups the assigned rows once instead of scanning them per agent)."""
+    from hub.board import board
+    from hub.models import Customer, Interaction, utcnow
+    from tests.support.hubs import add_agent
+
+    ann = await add_agent(hub, "ann", available=True)
+    bob = await add_agent(hub, "bob", available=True)
+    await add_agent(hub, "cy", available=True)
+    holders = {"w1": ann.id, "w2": bob.id, "w3": ann.id, "w4": None}
+    async with hub.store.transaction() as s:
+        for n, (iid, holder) in enumerate(holders.items()):
+            c = Customer(name=f"c{n}")
+            s.add(c)
+            s.add(
+                Interaction(
+                    id=iid,
+                    customer_id=c.id,
+                    channel="chat" if n % 2 else "sms",
+                    state="assigned" if holder else "queued",
+                    assigned_agent_id=holder,
+                    assigned_at=utcnow() if holder else None,
+                )
+            )
+    async with hub.store.session() as s:
+        rows = {a["name"]: a for a in (await board(s, utcnow()))["agents"]}
+    work = {name: sorted(w["id"] for w in row["work"]) for name, row in rows.items()}
+    assert work == {"ann": ["w1", "w3"], "bob": ["w2"], "cy": []}
+    assert rows["bob"]["work"] == [{"id": "w2", "channel": "chat"}]
+    assert rows["ann"]["handled_today"] == 2 and rows["cy"]["handled_today"] == 0
