@@ -76,6 +76,11 @@ async def test_the_documented_api_holds_under_generated_requests(tmp_path: Path)
             CHECKS,
             "--exclude-path",
             "/api/auth/logout",  # would revoke the token the run uses
+            "--exclude-path",
+            # So would revoking the admin's own tokens (its id is in GET /api/agents): one run
+            # did, and every request after it was a 401. Covered by the authorization matrix,
+            # the malformed-input and the audit tests instead.
+            "/api/agents/{agent_id}/revoke-tokens",
             "--max-time",
             os.environ.get("CRMHUB_SCHEMATHESIS_S", "25"),
             "--seed",
