@@ -24,8 +24,8 @@ def day_start(now: datetime) -> datetime:
 
 # The columns the board reads: rows with these attributes stand in for Interaction entities.
 # The board is rebuilt every push tick from every interaction of the day; building ORM entities
-# (with their JSON fields) for them took 7-15% of the event loop in B2 (docs/performance.md).
-# Table columns, not model attributes: the ORM's loading path cost as much as the query.
+# (with their JSON fields) for them took 7-15% of the event loop in B2 (docs/performance.md), and
+# naming model attributes instead of table columns still took the ORM's loading path.
 COLUMNS = (
     core(Interaction.id),
     core(Interaction.queue_id),
