@@ -8,6 +8,8 @@ import sys
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
+from hub import gc_tuning
+
 
 def main() -> None:
     mode, port, token = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -30,6 +32,7 @@ def main() -> None:
     app = web.Application()
     app.router.add_get("/ready", ready)
     app.router.add_post("/webhooks/twilio/sms", hello if mode == "hello" else signature)
+    gc_tuning.tune()  # as the hub tunes its collector: like against like
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 

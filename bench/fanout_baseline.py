@@ -13,6 +13,8 @@ from typing import Any
 import socketio
 from aiohttp import web
 
+from hub import gc_tuning
+
 
 def build() -> web.Application:
     sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins="*")
@@ -59,6 +61,7 @@ def build() -> web.Application:
 
 
 def main() -> None:
+    gc_tuning.tune()  # as the hub tunes its collector: like against like
     web.run_app(build(), host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from hub import log_redaction
+from hub import gc_tuning, log_redaction
 from hub.app import build_hub, create_app
 from hub.app_keys import DEMO_LOGINS
 from hub.settings import Settings, load_settings
@@ -24,6 +24,12 @@ async def _serve(settings: Settings) -> None:
     app = create_app(settings)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()  # migrations, queues, demo data
+    frozen = gc_tuning.tune(settings.gc_thresholds)  # what exists now lives as long as we do
+    log.info(
+        "garbage collector: thresholds %s, %d startup objects frozen",
+        settings.gc_thresholds,
+        frozen,
+    )
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
     base = f"http://{settings.host}:{settings.port}"
@@ -39,6 +45,9 @@ async def _serve(settings: Settings) -> None:
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
+
+
+log = logging.getLogger("hub")
 
 
 def run_server(settings: Settings) -> None:

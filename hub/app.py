@@ -36,6 +36,7 @@ from hub.bus import EventBus, InMemoryBus, RedisBus, consume
 from hub.channels_setup import close_channels, open_channels
 from hub.context import SETTLE_INTERVAL_S, Hub, system_clock
 from hub.demo import seed_demo
+from hub.gc_tuning import PauseRecorder
 from hub.loops import run_loop
 from hub.mail import mailbox_worker
 from hub.metrics import Metrics
@@ -153,6 +154,8 @@ def create_app(
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     hub = app[HUB]
+    gc_pauses = PauseRecorder(hub.metrics.gc_pause)
+    gc_pauses.install()
     await hub.store.migrate()
     for group in (ROUTING_GROUP, *BROADCAST_GROUPS, BACKOFFICE_GROUP):
         try:
@@ -168,6 +171,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     if hub.redis is not None:
         await hub.redis.aclose()
     await hub.store.close()
+    gc_pauses.remove()
 
 
 async def _background(app: web.Application) -> AsyncIterator[None]:

@@ -65,6 +65,13 @@ class Metrics:
             "SQL statements sent to the database (an executemany counts once)",
             registry=r,
         )
+        self.gc_pause = Histogram(
+            "crmhub_gc_pause_seconds",
+            "Cyclic garbage collections by generation: each one stalls the event loop",
+            ["generation"],
+            registry=r,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+        )
         self.http = Histogram(
             "crmhub_http_request_seconds",
             "HTTP request duration",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import (
@@ -223,6 +223,11 @@ class Settings(BaseSettings):
     demo_data: bool = False
     log_level: str = "INFO"
     event_loop: Literal["asyncio", "uvloop"] = "asyncio"  # uvloop: pip install crmhub[fast]
+    # The cyclic collector's thresholds for `serve` (hub/gc_tuning.py); CPython's default is
+    # (700, 10, 10), under which B2's full collections stalled the event loop for 160-250 ms.
+    gc_thresholds: tuple[
+        Annotated[int, Field(ge=100)], Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]
+    ] = (50_000, 20, 10)
     run_background: bool = True  # pollers, relays and the routing ticker
     # After a process dies: its claimed outbound sends and unacknowledged bus events go to
     # another process after these many seconds (a send is retried, so it may go out twice).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -110,6 +111,16 @@ async def test_health_readiness_and_metrics(client: Any) -> None:
     assert "crmhub_queued_interactions 1.0" in text
     statements = float(text.split("\ncrmhub_db_statements_total ")[1].split()[0])
     assert statements >= 3  # at least the SMS's reads and its inserts
+
+
+async def test_metrics_show_the_garbage_collectors_pauses(client: Any) -> None:
+    def full_collections(text: str) -> float:
+        line = 'crmhub_gc_pause_seconds_count{generation="2"} '
+        return float(text.split(line)[1].split()[0]) if line in text else 0.0
+
+    before = full_collections(await (await client.get("/metrics")).text())
+    gc.collect()
+    assert full_collections(await (await client.get("/metrics")).text()) == before + 1
 
 
 async def test_readyz_is_degraded_when_redis_is_down(
