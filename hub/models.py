@@ -184,6 +184,9 @@ class Interaction(SQLModel, table=True):
         # state first serves every lookup by state; closed_at second lets a routing pass count
         # the recent calls still waiting for a disposition without reading every closed one.
         sa.Index("ix_interactions_state_closed_at", "state", "closed_at"),
+        # The supervisor board counts the day's interactions every 2 s, and reports count a
+        # period's: without it each read scanned every interaction ever stored.
+        sa.Index("ix_interactions_created_at", "created_at"),
     )
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     customer_id: str = Field(foreign_key="customers.id", index=True, max_length=32)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 
 from hub.models import (
     Agent,
@@ -49,3 +50,24 @@ def core(attribute: Any) -> sa.Column[Any]:
     entities) runs as plain Core on a session; one naming a single model attribute takes the
     ORM's compile and loading path, a quarter more CPU per statement."""
     return attribute.property.columns[0]
+
+
+class SecondsBetween(sa.sql.functions.GenericFunction[float]):
+    """`later - earlier` in seconds, as a float, on both databases (a UTCDateTime column holds
+    naive UTC). SQLite's date functions read to the millisecond."""
+
+    type = sa.Float()
+    inherit_cache = True
+    name = "seconds_between"
+
+
+@compiles(SecondsBetween, "sqlite")
+def _seconds_sqlite(element: SecondsBetween, compiler: Any, **kw: Any) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
+
+
+@compiles(SecondsBetween, "postgresql")
+def _seconds_postgresql(element: SecondsBetween, compiler: Any, **kw: Any) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) AS DOUBLE PRECISION)"
