@@ -78,6 +78,10 @@ class MessageCreated(Event):
     message_id: str
     interaction_id: str
     direction: str
+    # The message opened its interaction in the same transaction: no console or supervisor can
+    # have seen that interaction before the commit, and every payload that shows it later (an
+    # offer, an assignment, a peek) reads its messages after the commit, this one included.
+    opened: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -201,7 +201,11 @@ def announce(
                 message_id=message_id,
             )
         )
-    tx.emit(MessageCreated(message_id=message_id, interaction_id=interaction.id, direction="in"))
+    tx.emit(
+        MessageCreated(
+            message_id=message_id, interaction_id=interaction.id, direction="in", opened=new
+        )
+    )
 
 
 @dataclass

@@ -76,6 +76,24 @@ async def test_a_batch_emits_what_each_event_alone_would(hub: Hub) -> None:
     ]
 
 
+async def test_a_message_that_opened_its_interaction_costs_nothing(hub: Hub) -> None:
+    """Nobody can hold or peek at an interaction before the transaction that opened it commits,
+    and whoever gets it later reads its messages then: the broadcaster neither reads nor emits
+    for its first message (two reads and a session per new contact before)."""
+    await seed(hub)
+
+    def statements() -> float:
+        return hub.metrics.registry.get_sample_value("crmhub_db_statements_total") or 0.0
+
+    opened = MessageCreated(message_id="m11", interaction_id="j1", direction="in", opened=True)
+    later = MessageCreated(message_id="m11", interaction_id="j1", direction="in")
+    before, recorder = statements(), Recorder()
+    await Broadcaster(hub, recorder).handle([opened])
+    assert recorder.emits == [] and statements() == before
+    await Broadcaster(hub, recorder).handle([later])  # the same message, had it come later
+    assert [e[0] for e in recorder.emits] == ["peek.message"] and statements() > before
+
+
 async def test_the_broadcaster_does_not_wait_for_the_shared_pool(hub: Hub) -> None:
     """Every shared connection busy (a burst of chat handlers): the broadcaster still emits.
     It queued behind them, and on PostgreSQL past the 5 s pool timeout, which lost the emit."""

@@ -42,6 +42,17 @@ async def events_of(client: Any, wire: str) -> int:
     return sum(1 for row in rows if row.payload.get("type") == wire)
 
 
+async def opened_messages(client: Any) -> int:
+    async with hub_of(client).store.session() as session:
+        rows = (await session.exec(select(OutboxEntry).where(OutboxEntry.kind == "event"))).all()
+    events = [r.payload for r in rows if r.payload.get("type") == MessageCreated.wire]
+    firsts = {}
+    for e in events:
+        firsts.setdefault(e["interaction_id"], []).append(e["opened"])
+    assert all(flags.count(True) <= 1 for flags in firsts.values()), firsts
+    return sum(e["opened"] for e in events)
+
+
 async def test_a_burst_is_stored_exactly_once_in_shared_transactions(client: Any) -> None:
     # 30 senders; each sends two messages (one conversation each), and every message is
     # retried once by the provider: 120 webhooks, 60 messages, 30 conversations.
@@ -62,6 +73,8 @@ async def test_a_burst_is_stored_exactly_once_in_shared_transactions(client: Any
     assert transactions < 120  # at least one transaction stored more than one contact
     assert await events_of(client, InteractionReceived.wire) == 30
     assert await events_of(client, MessageCreated.wire) == 60
+    # Each conversation's first message opened it (the broadcaster skips those), and only it.
+    assert await opened_messages(client) == 30
 
 
 async def test_a_later_message_continues_the_open_conversation(client: Any) -> None:
