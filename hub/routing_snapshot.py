@@ -94,6 +94,26 @@ PENDING_WRAPUPS = (
 )
 
 
+# Both in one statement (a pass read them one after the other): a row per (agent, channel) the
+# agent holds, flagged 0, and a row per agent with calls still waiting for a disposition, flagged 1.
+LOADS_AND_PENDING = sa.union_all(
+    sa.select(
+        sa.literal(0).label("pending"),
+        _HOLDER.label("agent_id"),
+        core(Interaction.channel).label("channel"),
+        sa.func.count().label("n"),
+    )
+    .where(core(Interaction.state).in_(("offered", "assigned")))
+    .group_by(_HOLDER, core(Interaction.channel)),
+    PENDING_WRAPUPS.with_only_columns(
+        sa.literal(1),
+        core(Interaction.assigned_agent_id),
+        sa.literal("voice"),
+        sa.func.count(),
+    ),
+)
+
+
 async def agent_loads(
     session: AsyncSession, pending_since: datetime | None = None
 ) -> dict[str, dict[str, int]]:
@@ -101,14 +121,13 @@ async def agent_loads(
     `pending_since`) calls closed since then that still wait for the agent's disposition, so
     wrap-up is required before the next call."""
     loads: dict[str, dict[str, int]] = defaultdict(dict)
-    for agent_id, channel, count in await session.execute(LOADS):
+    if pending_since is None:
+        rows: Any = ((0, *row) for row in await session.execute(LOADS))
+    else:
+        rows = await session.execute(LOADS_AND_PENDING, {"since": pending_since})
+    for _pending, agent_id, channel, count in rows:
         if agent_id:
-            loads[agent_id][channel] = int(count)
-    if pending_since is not None:
-        for agent_id, count in await session.execute(PENDING_WRAPUPS, {"since": pending_since}):
-            if agent_id is None:
-                continue
-            loads[agent_id]["voice"] = loads[agent_id].get("voice", 0) + int(count)
+            loads[agent_id][channel] = loads[agent_id].get(channel, 0) + int(count)
     return loads
 
 

@@ -151,6 +151,44 @@ async def test_an_ended_call_waits_for_its_disposition_and_blocks_the_next_call(
         assert alice.id not in await agent_loads(session, now - timedelta(minutes=15))
 
 
+async def test_live_work_and_calls_waiting_for_a_disposition_add_up(client: Any) -> None:
+    """A pass reads both in one statement (LOADS_AND_PENDING): live work per channel, plus the
+    ended calls still waiting for this agent's disposition on voice."""
+    hub = hub_of(client)
+    alice = await add_agent(hub, "alice", available=True)
+    bob = await add_agent(hub, "bob", available=True)
+    now = hub.now()
+    async with hub.store.transaction() as session:
+        customer = Customer(name="Caller")
+        session.add(customer)
+        await session.flush()
+        work = [
+            ("voice", "closed", alice.id),  # ended, no disposition yet
+            ("voice", "assigned", alice.id),
+            ("chat", "assigned", alice.id),
+            ("chat", "offered", bob.id),
+        ]
+        for channel, state, agent_id in work:
+            session.add(
+                Interaction(
+                    customer_id=customer.id,
+                    channel=channel,
+                    state=state,
+                    queue_id="support",
+                    assigned_agent_id=agent_id if state != "offered" else None,
+                    offered_agent_id=agent_id if state == "offered" else None,
+                    closed_at=now if state == "closed" else None,
+                )
+            )
+    async with hub.store.session() as session:
+        loads = await agent_loads(session, now - timedelta(minutes=15))
+        assert loads == {alice.id: {"voice": 2, "chat": 1}, bob.id: {"chat": 1}}
+        assert await agent_loads(session) == {
+            alice.id: {"voice": 1, "chat": 1},
+            bob.id: {"chat": 1},
+        }
+
+
 async def test_an_agent_opens_only_their_own_or_finished_interactions_of_their_queues(
     client: Any,
 ) -> None:

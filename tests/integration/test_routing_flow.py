@@ -267,14 +267,14 @@ async def test_the_pending_wrap_up_count_reads_only_recent_calls(tmp_path: Any) 
     index on state alone that read every closed interaction of the hub's history."""
     from datetime import UTC, datetime
 
-    from hub.routing_snapshot import PENDING_WRAPUPS
+    from hub.routing_snapshot import LOADS_AND_PENDING
     from hub.store import Store
 
     store = Store(f"sqlite+aiosqlite:///{tmp_path / 'plan.db'}")
     await store.migrate()
     try:
         async with store.engine.connect() as conn:
-            query = PENDING_WRAPUPS.params(since=datetime(2026, 1, 1, tzinfo=UTC))
+            query = LOADS_AND_PENDING.params(since=datetime(2026, 1, 1, tzinfo=UTC))
             sql = str(query.compile(conn.sync_engine, compile_kwargs={"literal_binds": True}))
             plan = " | ".join(
                 str(row[-1]) for row in await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")

@@ -18,7 +18,17 @@ import hub.customers as customers
 import hub.routing_snapshot as routing_snapshot
 
 HOT = [
-    (routing_snapshot, ["LOADS", "PENDING_WRAPUPS", "AVAILABLE_AGENTS", "ALL_QUEUES", "WAITING"]),
+    (
+        routing_snapshot,
+        [
+            "LOADS",
+            "PENDING_WRAPUPS",
+            "LOADS_AND_PENDING",
+            "AVAILABLE_AGENTS",
+            "ALL_QUEUES",
+            "WAITING",
+        ],
+    ),
     (route_interactions, ["GATE", "OFFER_INTERACTION", "AGENT_OFFERED", "FENCE_BUMP"]),
     (handle_offer, ["ACCEPT", "OFFER_ACCEPTED", "MISSED_RESET"]),
     (wrap_up, ["CLOSE", "AGENT_WRAPPED_UP"]),
