@@ -187,9 +187,12 @@ class Interaction(SQLModel, table=True):
         # The supervisor board counts the day's interactions every 2 s, and reports count a
         # period's: without it each read scanned every interaction ever stored.
         sa.Index("ix_interactions_created_at", "created_at"),
+        # A batch finds its customers' open conversations by all three; with customer_id alone
+        # indexed SQLite preferred the (channel, provider_ref) index and read the whole channel.
+        sa.Index("ix_interactions_customer_channel_state", "customer_id", "channel", "state"),
     )
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
-    customer_id: str = Field(foreign_key="customers.id", index=True, max_length=32)
+    customer_id: str = Field(foreign_key="customers.id", max_length=32)
     channel: str = Field(max_length=16)
     direction: str = Field(default="in", max_length=8)
     provider_ref: str | None = Field(default=None, max_length=200)  # CallSid etc.; NULL for SMS

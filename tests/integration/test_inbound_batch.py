@@ -169,6 +169,27 @@ async def test_the_batch_reads_use_the_unique_indexes(tmp_path: Any) -> None:
         await store.close()
 
 
+async def test_the_batch_finds_open_conversations_by_customer(tmp_path: Any) -> None:
+    """With several customers in the batch SQLite judged `channel IN ('chat')` cheaper than the
+    customers and walked the (channel, provider_ref) index: every batch read every interaction
+    of its channel ever stored (a quarter of the hub's time in B2, growing with the day)."""
+    from hub.actions.receive_batch import OPEN
+    from hub.store import Store
+
+    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'plan.db'}")
+    await store.migrate()
+    try:
+        async with store.engine.connect() as conn:
+            for customers in ([f"c{n}" for n in range(200)], [f"c{n}" for n in range(2)], ["c1"]):
+                query = OPEN.params(customers=customers, channels=["chat", "sms"])
+                sql = str(query.compile(conn.sync_engine, compile_kwargs={"literal_binds": True}))
+                plan = (await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")).all()
+                steps = " | ".join(str(row[-1]) for row in plan)
+                assert "(customer_id=? AND channel=? AND state=?)" in steps, steps
+    finally:
+        await store.close()
+
+
 async def test_a_batch_stores_what_the_entities_would(client: Any) -> None:
     """The batch inserts plain rows (hub/rows.py): every default a model would fill, and the
     case-folded search name the Customer entity's insert event sets, must be there."""
