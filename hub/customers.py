@@ -214,13 +214,20 @@ async def count_customers(session: AsyncSession) -> int:
 
 async def preferred_agent(session: AsyncSession, customer: Customer) -> str | None:
     """Relationship routing: the account manager, else the agent who last handled the customer."""
-    if customer.account_manager_id:
-        return customer.account_manager_id
+    return await preferred_agent_of(session, customer.id, customer.account_manager_id)
+
+
+async def preferred_agent_of(
+    session: AsyncSession, customer_id: str, account_manager_id: str | None
+) -> str | None:
+    """preferred_agent for a caller that read the customer's columns, not its entity."""
+    if account_manager_id:
+        return account_manager_id
     return (
         await session.exec(
             select(Interaction.assigned_agent_id)
             .where(
-                Interaction.customer_id == customer.id,
+                Interaction.customer_id == customer_id,
                 col(Interaction.assigned_agent_id).is_not(None),
             )
             .order_by(col(Interaction.created_at).desc())

@@ -190,6 +190,50 @@ async def test_the_batch_finds_open_conversations_by_customer(tmp_path: Any) -> 
         await store.close()
 
 
+async def test_a_batch_follows_merges_and_prefers_the_account_manager(client: Any) -> None:
+    """The batch reads a known sender's customer as columns, not as an entity: a customer
+    merged away whose identity still points at it forwards to the survivor, and a new
+    conversation prefers the account manager of the customer it lands on."""
+    from channels.base import InboundContact
+    from hub.actions.receive_contact import receive_contact
+    from hub.models import Agent
+
+    hub = hub_of(client)
+    async with hub.store.transaction() as session:
+        manager = Agent(username="account-manager")
+        survivor = Customer(name="Survivor", account_manager_id=manager.id)
+        merged = Customer(name="Merged away", merged_into_id=survivor.id)
+        managed = Customer(name="Managed", account_manager_id=manager.id)
+        plain = Customer(name="Plain")
+        session.add_all([manager, survivor, merged, managed, plain])
+        await session.flush()
+        session.add_all(
+            [
+                CustomerIdentity(customer_id=c.id, kind="phone", value=phone)
+                for c, phone in (
+                    (merged, "+14155550101"),
+                    (managed, "+14155550102"),
+                    (plain, "+14155550103"),
+                )
+            ]
+        )
+
+    def sms(n: int) -> InboundContact:
+        return InboundContact(
+            channel="sms", provider_ref=f"SM-merge-{n}", sender=f"+1415555010{n}", body="hi"
+        )
+
+    got = await asyncio.gather(*(receive_contact(hub, sms(n)) for n in (1, 2, 3, 4)))
+    assert [g.customer_id for g in got[:3]] == [survivor.id, managed.id, plain.id]
+    assert got[3].customer_id not in {survivor.id, merged.id, managed.id, plain.id}
+    async with hub.store.session() as session:
+        preferred = [
+            (await session.get(Interaction, g.interaction_id)).preferred_agent_id  # type: ignore[union-attr]
+            for g in got
+        ]
+    assert preferred == [manager.id, manager.id, None, None]
+
+
 async def test_a_batch_stores_what_the_entities_would(client: Any) -> None:
     """The batch inserts plain rows (hub/rows.py): every default a model would fill, and the
     case-folded search name the Customer entity's insert event sets, must be there."""

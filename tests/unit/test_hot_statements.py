@@ -37,7 +37,7 @@ HOT = [
     (presenter, ["ATTACHMENTS", "MESSAGES_OF", "OFFER_WITH_INTERACTION"]),
     (message_batch, ["MESSAGES", "HOLDERS"]),
     (broadcaster, ["STILL_OFFERED", "STILL_RINGING"]),
-    (receive_batch, ["STORED", "OPEN"]),
+    (receive_batch, ["STORED", "IDENTITIES", "OPEN"]),
 ]
 
 
