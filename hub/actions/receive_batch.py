@@ -2,8 +2,8 @@
 rows.
 
 The single-contact path (receive_contact.do_receive_contact) runs six or more queries per
-contact and writes as it goes. Here a batch of N contacts costs three reads in all (stored
-messages, identities, open conversations) plus one INSERT per table (customers, identities,
+contact and writes as it goes. Here a batch of N contacts costs two reads in all (stored
+messages; known identities with their open conversations) plus one INSERT per table (customers, identities,
 interactions, messages, as executemany of plain rows: entities through the unit of work cost
 more than the INSERTs), so a burst of webhooks shares one commit, and on SQLite the write lock is
 held only for the inserts and COMMIT (the transaction begins at the first write), not across
@@ -80,8 +80,15 @@ STORED = (
         core(Message.provider_ref).in_(sa.bindparam("refs", expanding=True)),
     )
 )
-# Columns, not Customer entities: an ORM row per known sender was the batch's dearest read in
-# B2 (every chat line of a known visitor), and the batch needs only these three.
+# Known senders' customers and, in the same read, their open conversations on the batch's
+# channels (a LEFT JOIN: one row per open conversation, or one with NULLs). Columns, not
+# Customer entities: an ORM row per known sender was the batch's dearest read in B2 (every chat
+# line of a known visitor), and the two reads were two of the batch's six statements.
+_OPEN_JOIN = sa.and_(
+    INTERACTIONS.c.customer_id == CUSTOMERS.c.id,
+    INTERACTIONS.c.channel.in_(sa.bindparam("channels", expanding=True)),
+    INTERACTIONS.c.state.in_(OPEN_STATES),
+)
 IDENTITIES = (
     sa.select(
         IDENTITY_ROWS.c.kind,
@@ -89,13 +96,22 @@ IDENTITIES = (
         CUSTOMERS.c.id,
         CUSTOMERS.c.merged_into_id,
         CUSTOMERS.c.account_manager_id,
+        INTERACTIONS.c.id,
+        INTERACTIONS.c.channel,
+        INTERACTIONS.c.queue_id,
+        INTERACTIONS.c.state,
     )
-    .join(CUSTOMERS, CUSTOMERS.c.id == IDENTITY_ROWS.c.customer_id)
+    .select_from(
+        IDENTITY_ROWS.join(CUSTOMERS, CUSTOMERS.c.id == IDENTITY_ROWS.c.customer_id).outerjoin(
+            INTERACTIONS, _OPEN_JOIN
+        )
+    )
     # Both columns, in the unique index's order: value alone scanned the table.
     .where(
         IDENTITY_ROWS.c.kind.in_(sa.bindparam("kinds", expanding=True)),
         IDENTITY_ROWS.c.value.in_(sa.bindparam("values", expanding=True)),
     )
+    .order_by(INTERACTIONS.c.created_at.desc())
 )
 OPEN = (
     sa.select(
@@ -121,9 +137,11 @@ def stored_query(items: list[Pending]) -> Any:
     )
 
 
-def identities_query(keys: set[tuple[str, str]]) -> Any:
+def identities_query(keys: set[tuple[str, str]], channels: set[str]) -> Any:
     return IDENTITIES.params(
-        kinds=sorted({kind for kind, _value in keys}), values=sorted({v for _k, v in keys})
+        kinds=sorted({kind for kind, _value in keys}),
+        values=sorted({v for _k, v in keys}),
+        channels=sorted(channels),
     )
 
 
@@ -141,24 +159,6 @@ class Known:
     account_manager_id: str | None
 
 
-async def _customers(tx: Tx, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Known]:
-    """Known customers by (identity kind, normalized value), merges followed."""
-    if not keys:
-        return {}
-    rows = (await tx.session.execute(identities_query(keys))).all()
-    found: dict[tuple[str, str], Known] = {}
-    for kind, value, customer_id, merged_into_id, manager_id in rows:
-        if (kind, value) not in keys:
-            continue
-        if merged_into_id:  # rare: the identity still points at a merged customer
-            merged = await tx.session.get(Customer, customer_id)
-            if merged is not None:
-                survivor = await follow_merges(tx.session, merged)
-                customer_id, manager_id = survivor.id, survivor.account_manager_id
-        found[(kind, value)] = Known(customer_id, manager_id)
-    return found
-
-
 @dataclass(slots=True)
 class Conversation:
     """What the batch needs of an open interaction (its newest per customer and channel)."""
@@ -168,6 +168,41 @@ class Conversation:
     channel: str
     queue_id: str
     state: str
+
+
+Opened = dict[tuple[str, str], Conversation]
+
+
+async def _customers(
+    tx: Tx, keys: set[tuple[str, str]], channels: set[str]
+) -> tuple[dict[tuple[str, str], Known], Opened]:
+    """Known customers by (identity kind, normalized value), merges followed, and each one's
+    newest open conversation per channel (SMS and chat continue it)."""
+    found: dict[tuple[str, str], Known] = {}
+    opened: Opened = {}
+    if not keys:
+        return found, opened
+    survivors: set[str] = set()
+    rows = (await tx.session.execute(identities_query(keys, channels))).all()
+    for kind, value, customer_id, merged_into_id, manager_id, *conversation in rows:
+        if (kind, value) not in keys:
+            continue
+        if merged_into_id:  # rare: the identity still points at a merged customer
+            merged = await tx.session.get(Customer, customer_id)
+            if merged is not None:
+                survivor = await follow_merges(tx.session, merged)
+                customer_id, manager_id = survivor.id, survivor.account_manager_id
+                survivors.add(customer_id)  # its conversations are not in these rows
+        elif conversation[0] is not None:  # newest first
+            opened.setdefault(
+                (customer_id, conversation[1]),
+                Conversation(conversation[0], customer_id, *conversation[1:]),
+            )
+        found[(kind, value)] = Known(customer_id, manager_id)
+    if survivors:
+        for key, conv in (await _open(tx, survivors, channels)).items():
+            opened.setdefault(key, conv)
+    return found, opened
 
 
 async def _open(
@@ -260,8 +295,9 @@ async def do_receive_batch(hub: Hub, tx: Tx, items: list[Pending]) -> list[Recei
         value = normalize_identity(kind, p.contact.sender, region)
         values.append((kind, value) if value is not None else None)
     stored = await _stored(tx, items)
-    known = await _customers(tx, {v for v in values if v is not None})
-    opened = await _open(tx, {c.id for c in known.values()}, {p.contact.channel for p in items})
+    known, opened = await _customers(
+        tx, {v for v in values if v is not None}, {p.contact.channel for p in items}
+    )
     customers = {key: c.id for key, c in known.items()}
     now = hub.now()
     default_queue = hub.settings.routing.default_queue

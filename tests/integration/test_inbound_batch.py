@@ -160,7 +160,10 @@ async def test_the_batch_reads_use_the_unique_indexes(tmp_path: Any) -> None:
     items = [Pending(InboundContact(channel="sms", provider_ref="SM1", sender="+1"), None)]
     try:
         async with store.engine.connect() as conn:
-            for query in (stored_query(items), identities_query({("phone", "+14155550100")})):
+            for query in (
+                stored_query(items),
+                identities_query({("phone", "+14155550100")}, {"sms"}),
+            ):
                 sql = str(query.compile(conn.sync_engine, compile_kwargs={"literal_binds": True}))
                 plan = (await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")).all()
                 steps = " | ".join(str(row[-1]) for row in plan)
@@ -173,19 +176,26 @@ async def test_the_batch_finds_open_conversations_by_customer(tmp_path: Any) -> 
     """With several customers in the batch SQLite judged `channel IN ('chat')` cheaper than the
     customers and walked the (channel, provider_ref) index: every batch read every interaction
     of its channel ever stored (a quarter of the hub's time in B2, growing with the day)."""
-    from hub.actions.receive_batch import OPEN
+    from hub.actions.receive_batch import OPEN, identities_query
     from hub.store import Store
 
     store = Store(f"sqlite+aiosqlite:///{tmp_path / 'plan.db'}")
     await store.migrate()
     try:
         async with store.engine.connect() as conn:
-            for customers in ([f"c{n}" for n in range(200)], [f"c{n}" for n in range(2)], ["c1"]):
-                query = OPEN.params(customers=customers, channels=["chat", "sms"])
-                sql = str(query.compile(conn.sync_engine, compile_kwargs={"literal_binds": True}))
-                plan = (await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")).all()
-                steps = " | ".join(str(row[-1]) for row in plan)
-                assert "(customer_id=? AND channel=? AND state=?)" in steps, steps
+            for n in (200, 2, 1):
+                customers = [f"c{k}" for k in range(n)]
+                for query in (
+                    OPEN.params(customers=customers, channels=["chat", "sms"]),
+                    identities_query({("chat", c) for c in customers}, {"chat", "sms"}),
+                ):
+                    sql = str(
+                        query.compile(conn.sync_engine, compile_kwargs={"literal_binds": True})
+                    )
+                    plan = (await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")).all()
+                    steps = " | ".join(str(row[-1]) for row in plan)
+                    assert "(customer_id=? AND channel=? AND state=?)" in steps, steps
+                    assert "SCAN" not in steps, steps
     finally:
         await store.close()
 
@@ -232,6 +242,20 @@ async def test_a_batch_follows_merges_and_prefers_the_account_manager(client: An
             for g in got
         ]
     assert preferred == [manager.id, manager.id, None, None]
+    # Later messages continue those conversations, the merged-away sender's on the survivor.
+    again = await asyncio.gather(
+        *(
+            receive_contact(
+                hub,
+                InboundContact(
+                    channel="sms", provider_ref=f"SM-again-{n}", sender=f"+1415555010{n}"
+                ),
+            )
+            for n in (1, 2, 3, 4)
+        )
+    )
+    assert [a.interaction_id for a in again] == [g.interaction_id for g in got]
+    assert not any(a.new_interaction for a in again)
 
 
 async def test_a_batch_stores_what_the_entities_would(client: Any) -> None:
