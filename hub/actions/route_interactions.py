@@ -21,6 +21,9 @@ from routing.types import Decision
 OPTIMISTIC_TRIES = 3
 FENCE_MISSING = "routing_fence row is missing; run `python -m hub migrate`"
 
+# Built once: a statement built per call has its cache key computed on every execution.
+INSERT_OFFERS = sa.insert(OFFERS)
+
 # Whether a pass has anything to do, with the fence token, in one statement: after every
 # wrap-up and on every tick a pass used to read the token, the expired offers, the agents'
 # loads, their pending wrap-ups, the agents and the queues (seven statements) before finding
@@ -147,7 +150,7 @@ async def _write_offers(hub: Hub, tx: Tx, decisions: list[Decision], now: dateti
         )
     if not offers:
         return 0
-    await tx.session.execute(sa.insert(OFFERS), offers)
+    await tx.session.execute(INSERT_OFFERS, offers)
     for offer in offers:
         hub.metrics.offers.labels("made").inc()
         tx.emit(
