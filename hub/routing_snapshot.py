@@ -94,22 +94,12 @@ PENDING_WRAPUPS = (
 )
 
 
-# Both in one statement (a pass read them one after the other): a row per (agent, channel) the
-# agent holds, flagged 0, and a row per agent with calls still waiting for a disposition, flagged 1.
+# Both in one statement (a pass read them one after the other): LOADS's rows, then a "voice"
+# row per agent with calls still waiting for a disposition; agent_loads adds them up.
 LOADS_AND_PENDING = sa.union_all(
-    sa.select(
-        sa.literal(0).label("pending"),
-        _HOLDER.label("agent_id"),
-        core(Interaction.channel).label("channel"),
-        sa.func.count().label("n"),
-    )
-    .where(core(Interaction.state).in_(("offered", "assigned")))
-    .group_by(_HOLDER, core(Interaction.channel)),
+    LOADS,
     PENDING_WRAPUPS.with_only_columns(
-        sa.literal(1),
-        core(Interaction.assigned_agent_id),
-        sa.literal("voice"),
-        sa.func.count(),
+        core(Interaction.assigned_agent_id), sa.literal("voice"), sa.func.count()
     ),
 )
 
@@ -122,10 +112,10 @@ async def agent_loads(
     wrap-up is required before the next call."""
     loads: dict[str, dict[str, int]] = defaultdict(dict)
     if pending_since is None:
-        rows: Any = ((0, *row) for row in await session.execute(LOADS))
+        rows = await session.execute(LOADS)
     else:
         rows = await session.execute(LOADS_AND_PENDING, {"since": pending_since})
-    for _pending, agent_id, channel, count in rows:
+    for agent_id, channel, count in rows:
         if agent_id:
             loads[agent_id][channel] = loads[agent_id].get(channel, 0) + int(count)
     return loads

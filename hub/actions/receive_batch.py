@@ -217,14 +217,12 @@ async def _customers(
     return found, opened
 
 
-async def _open(
-    tx: Tx, customer_ids: set[str], channels: set[str]
-) -> dict[tuple[str, str], Conversation]:
+async def _open(tx: Tx, customer_ids: set[str], channels: set[str]) -> Opened:
     """Each customer's newest open conversation per channel (SMS and chat continue it)."""
     if not customer_ids:
         return {}
     params = {"customers": sorted(customer_ids), "channels": sorted(channels)}
-    found: dict[tuple[str, str], Conversation] = {}
+    found: Opened = {}
     for row in await tx.session.execute(OPEN, params):
         found.setdefault((row.customer_id, row.channel), Conversation(*row))
     return found
