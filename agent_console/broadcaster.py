@@ -44,7 +44,7 @@ from hub.events import (
     OfferMade,
     OfferRevoked,
 )
-from hub.models import Agent, Interaction
+from hub.models import Agent, Interaction, UTCDateTime
 from hub.tables import INTERACTIONS
 
 log = logging.getLogger(__name__)
@@ -88,10 +88,13 @@ def in_offer_lane(event: Event) -> bool:
 
 
 _I = INTERACTIONS.c
+# Open and not yet expired: an offer read after its time ran out (a backlog, a slow link) could
+# only be refused when the agent takes it, and it hid the live offers behind it on the console.
 STILL_OFFERED = sa.select(_I.id).where(
     _I.id == sa.bindparam("interaction_id"),
     _I.state == "offered",
     _I.offer_id == sa.bindparam("offer_id"),
+    _I.offer_expires_at > sa.bindparam("now", type_=UTCDateTime),
 )
 STILL_RINGING = sa.select(_I.id).where(
     _I.id == sa.bindparam("interaction_id"), _I.state == "ringing"
@@ -250,9 +253,13 @@ class Broadcaster:
         The re-read is a statement of its own, so it sees every commit before it (the fan-out
         reads run in autocommit on PostgreSQL, outside a transaction on SQLite)."""
         async with self.fence.holding(event.interaction_id):
-            params = {"interaction_id": event.interaction_id, "offer_id": event.offer_id}
+            params = {
+                "interaction_id": event.interaction_id,
+                "offer_id": event.offer_id,
+                "now": self.hub.now(),
+            }
             if (await session.execute(STILL_OFFERED, params)).first() is None:
-                log.debug("offer %s closed before its emit; not emitted", event.offer_id)
+                log.debug("offer %s closed or expired before its emit; not emitted", event.offer_id)
                 return
             await self.to_agent(event.agent_id, "offer", payload)
 

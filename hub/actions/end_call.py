@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from hub.actions.route_interactions import requeue
+from hub.actions.take_back_offers import requeue
 from hub.context import Hub
 from hub.events import InteractionQueued, InteractionReceived, InteractionUpdated
 from hub.models import Agent, Interaction
@@ -41,7 +41,7 @@ async def end_call(
             return it
         meta = {**it.meta, "ended_at": now.isoformat(), "end_status": status, "cause": cause}
         if it.state == "offered":
-            await requeue(hub, tx, it, it.offered_agent_id or "", outcome="revoked", now=now)
+            await requeue(hub, tx, it, outcome="revoked", now=now)
         if it.meta.get("voicemail") and it.state in ("queued", "offered"):
             it.meta = meta  # a voicemail is work: it stays in the queue
             tx.session.add(it)

@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from hub.actions.route_interactions import requeue
+from hub.actions.take_back_offers import requeue
 from hub.context import Hub
 from hub.errors import Conflict, NotFound
 from hub.events import InteractionAssigned
@@ -94,6 +94,6 @@ async def reject_offer(hub: Hub, agent_id: str, interaction_id: str) -> None:
             raise NotFound("no such interaction")
         if interaction.state != "offered" or interaction.offered_agent_id != agent_id:
             raise Conflict("this offer is no longer open", interaction_id=interaction_id)
-        if not await requeue(hub, tx, interaction, agent_id, outcome="rejected", now=now):
+        if not await requeue(hub, tx, interaction, outcome="rejected", now=now):
             raise Conflict("this offer is no longer open", interaction_id=interaction_id)
         hub.metrics.offers.labels("rejected").inc()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,9 +11,10 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from hub.actions.take_back_offers import expire_offers
 from hub.context import Hub, Tx
-from hub.events import AgentStatusChanged, InteractionQueued, OfferMade, OfferRevoked
-from hub.models import Agent, Interaction, Offer, RoutingFence, UTCDateTime, new_id
+from hub.events import OfferMade
+from hub.models import Interaction, RoutingFence, UTCDateTime, new_id
 from hub.routing_snapshot import load_snapshot
 from hub.tables import AGENTS, INTERACTIONS, OFFERS, ROUTING_FENCE, core
 from routing.engine import decide
@@ -104,55 +106,61 @@ async def _fenced_pass(hub: Hub) -> int:
 
 async def _write_offers(hub: Hub, tx: Tx, decisions: list[Decision], now: datetime) -> int:
     """Offers for the decisions whose agent is still available and whose interaction is still
-    queued; returns how many. Statements on the tables, not ORM rows: the interactions and
-    agents were loaded as entities (their JSON fields too) and flushed through the unit of
-    work on every pass. Each interaction's UPDATE is a compare-and-set on `queued`, so a call
-    hung up or a chat closed since the snapshot is never turned back into an offer."""
-    # Each agent once, a compare-and-set on `available` (gone away or offline since the
-    # snapshot was read: no offer) that also stamps the offer time the round robin reads.
-    available: dict[str, bool] = {}
-    expires = now + timedelta(seconds=hub.settings.routing.offer_timeout_s)
-    offers: list[dict[str, Any]] = []
+    queued; returns how many. Four statements for any number of offers: one per offer (two
+    UPDATEs each) made a pass of 100 offers over a 30 ms link to PostgreSQL last 6 s, longer
+    than the offers' own timeout (docs/performance.md). The interactions' UPDATE is a
+    compare-and-set on `queued`, so a call hung up or a chat closed since the snapshot is never
+    turned back into an offer; the offers' countdown starts here, not at the snapshot."""
+    # A compare-and-set on `available` (gone away or offline since the snapshot was read: no
+    # offer) that also stamps the offer time the round robin reads.
+    agents = sorted({d.agent_id for d in decisions})
+    available = set(
+        (await tx.session.execute(AGENTS_OFFERED, {"ids": agents, "now": now})).scalars()
+    )
+    offered_at = hub.now()
+    expires = offered_at + timedelta(seconds=hub.settings.routing.offer_timeout_s)
+    wanted: dict[str, dict[str, Any]] = {}
     for decision in decisions:
-        agent_id = decision.agent_id
-        if agent_id not in available:
-            result = await tx.session.execute(AGENT_OFFERED, {"b_id": agent_id, "b_now": now})
-            available[agent_id] = result.rowcount == 1  # type: ignore[attr-defined]
-        if not available[agent_id]:
+        if decision.agent_id not in available:
             continue
-        offer_id, explain = new_id(), decision.priority.explain()[:500]
-        parts = [{"label": p.label, "points": p.points} for p in decision.priority.parts]
-        result = await tx.session.execute(
-            OFFER_INTERACTION,
-            {
-                "b_id": decision.interaction_id,
-                "b_agent": decision.agent_id,
-                "b_offer": offer_id,
-                "b_expires": expires,
-                "b_score": decision.priority.score,
-                "b_explain": explain,
-                "b_parts": parts,
-            },
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            continue
-        offers.append(
-            {
-                "id": offer_id,
-                "interaction_id": decision.interaction_id,
-                "agent_id": decision.agent_id,
-                "offered_at": now,
-                "expires_at": expires,
-                "outcome": "pending",
-                "decided_at": None,
-                "priority_explain": explain,
-            }
-        )
+        wanted[new_id()] = {
+            "b_id": decision.interaction_id,
+            "b_agent": decision.agent_id,
+            "b_expires": expires,
+            "b_score": decision.priority.score,
+            "b_explain": decision.priority.explain()[:500],
+            "b_parts": [{"label": p.label, "points": p.points} for p in decision.priority.parts],
+        }
+    if not wanted:
+        return 0
+    result = await tx.session.execute(
+        OFFER_INTERACTION, [{"b_offer": offer_id, **p} for offer_id, p in wanted.items()]
+    )
+    taken: Collection[str] = wanted
+    # All took (the common case), or read which: PostgreSQL's driver reports no row count for an
+    # executemany (-1); a single UPDATE's, and SQLite's sum over an executemany, are exact.
+    if result.rowcount != len(wanted):  # type: ignore[attr-defined]
+        ids = sorted(p["b_id"] for p in wanted.values())
+        taken = set((await tx.session.execute(OFFERED_NOW, {"ids": ids})).scalars())
+    offers = [
+        {
+            "id": offer_id,
+            "interaction_id": p["b_id"],
+            "agent_id": p["b_agent"],
+            "offered_at": offered_at,
+            "expires_at": expires,
+            "outcome": "pending",
+            "decided_at": None,
+            "priority_explain": p["b_explain"],
+        }
+        for offer_id, p in wanted.items()
+        if offer_id in taken
+    ]
     if not offers:
         return 0
     await tx.session.execute(INSERT_OFFERS, offers)
+    hub.metrics.offers.labels("made").inc(len(offers))
     for offer in offers:
-        hub.metrics.offers.labels("made").inc()
         tx.emit(
             OfferMade(
                 offer_id=offer["id"],
@@ -178,10 +186,13 @@ OFFER_INTERACTION = (
         priority_parts=sa.bindparam("b_parts"),
     )
 )
-AGENT_OFFERED = (
+# Which of the UPDATEs above took, when their row count does not say.
+OFFERED_NOW = sa.select(_I.offer_id).where(_I.id.in_(sa.bindparam("ids", expanding=True)))
+AGENTS_OFFERED = (
     sa.update(AGENTS)
-    .where(AGENTS.c.id == sa.bindparam("b_id"), AGENTS.c.status == "available")
-    .values(last_offered_at=sa.bindparam("b_now"))
+    .where(AGENTS.c.id.in_(sa.bindparam("ids", expanding=True)), AGENTS.c.status == "available")
+    .values(last_offered_at=sa.bindparam("now"))
+    .returning(AGENTS.c.id)
 )
 
 
@@ -211,72 +222,3 @@ FENCE_BUMP = (
     sa.update(ROUTING_FENCE).where(ROUTING_FENCE.c.id == 1).values(token=ROUTING_FENCE.c.token + 1)
 )
 FENCE_SWAP = FENCE_BUMP.where(ROUTING_FENCE.c.token == sa.bindparam("expect"))
-
-
-async def expire_offers(hub: Hub, tx: Tx, now: datetime) -> None:
-    stale = (
-        await tx.session.exec(
-            select(Interaction).where(
-                Interaction.state == "offered", col(Interaction.offer_expires_at) <= now
-            )
-        )
-    ).all()
-    for interaction in stale:
-        agent_id = interaction.offered_agent_id or ""
-        if not await requeue(hub, tx, interaction, agent_id, outcome="timeout", now=now):
-            continue
-        hub.metrics.offers.labels("timeout").inc()
-        agent = await tx.session.get(Agent, agent_id)
-        if agent is None:
-            continue
-        agent.missed_offers += 1
-        limit = hub.settings.routing.max_missed_offers
-        if agent.missed_offers >= limit and agent.status == "available":
-            agent.status, agent.status_reason, agent.status_since = "away", "missed offers", now
-            tx.emit(AgentStatusChanged(agent_id=agent.id, status="away", reason="missed offers"))
-        tx.session.add(agent)
-
-
-async def requeue(
-    hub: Hub, tx: Tx, interaction: Interaction, agent_id: str, *, outcome: str, now: datetime
-) -> bool:
-    """Back to the queue keeping its original enqueue time; the agent who let it go is skipped
-    for it for `routing.exclusion_s` from now, and so again are those it had skipped before.
-
-    A compare-and-set on (state, offer_id): a stale caller (a reject racing a timeout that was
-    already re-offered elsewhere) changes nothing and gets False.
-    """
-    offer_id = interaction.offer_id or ""
-    result = await tx.session.exec(
-        sa.update(Interaction)
-        .where(
-            col(Interaction.id) == interaction.id,
-            col(Interaction.state) == "offered",
-            col(Interaction.offer_id) == offer_id,
-        )
-        .values(state="queued", offered_agent_id=None, offer_id=None, offer_expires_at=None)
-    )
-    if result.rowcount != 1:
-        return False
-    await tx.session.refresh(interaction)
-    offer = await tx.session.get(Offer, offer_id)
-    if offer is not None and offer.outcome == "pending":
-        offer.outcome, offer.decided_at = outcome, now
-        tx.session.add(offer)
-    if agent_id:
-        interaction.excluded_agent_ids = list(
-            dict.fromkeys([*interaction.excluded_agent_ids, agent_id])
-        )
-        interaction.excluded_until = now + timedelta(seconds=hub.settings.routing.exclusion_s)
-        tx.session.add(interaction)
-    tx.emit(
-        OfferRevoked(
-            offer_id=offer_id, interaction_id=interaction.id, agent_id=agent_id, reason=outcome
-        )
-    )
-    tx.emit(
-        InteractionQueued(
-            interaction_id=interaction.id, queue_id=interaction.queue_id, reason=outcome
-        )
-    )
-    return True

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from sqlmodel import select
-
-from hub.actions.route_interactions import requeue
+from hub.actions.take_back_offers import take_back
 from hub.context import Hub
 from hub.errors import Invalid, NotFound
 from hub.events import AgentStatusChanged
-from hub.models import Agent, Interaction
+from hub.models import Agent
+from hub.tables import INTERACTIONS
 
 STATUSES = ("available", "away", "offline")
 
@@ -35,14 +34,7 @@ async def set_agent_status(hub: Hub, agent_id: str, status: str, reason: str = "
         tx.session.add(agent)
         if status != "available":
             # Leaving: offers in front of this agent go back to the queue at once.
-            offered = (
-                await tx.session.exec(
-                    select(Interaction).where(
-                        Interaction.state == "offered", Interaction.offered_agent_id == agent_id
-                    )
-                )
-            ).all()
-            for interaction in offered:
-                await requeue(hub, tx, interaction, agent_id, outcome="revoked", now=now)
+            where = [INTERACTIONS.c.offered_agent_id == agent_id]
+            await take_back(hub, tx, where, outcome="revoked", now=now)
         tx.emit(AgentStatusChanged(agent_id=agent_id, status=status, reason=reason))
     return agent

@@ -113,3 +113,24 @@ async def test_the_broadcaster_does_not_wait_for_the_shared_pool(hub: Hub) -> No
         ]
         await asyncio.wait_for(Broadcaster(hub, recorder).handle(events), timeout=4)
     assert [e[0] for e in recorder.emits] == ["message.created", "peek.message", "offer"]
+
+
+async def test_an_offer_whose_time_ran_out_before_its_emit_is_not_emitted(hub: Hub) -> None:
+    """Read late (a backlog, a slow link), an expired offer reached the console only to be refused
+    when the agent took it, and it kept the live offers behind it waiting; the sweep that takes
+    it back tells the console (`offer.revoked`)."""
+    from hub.models import Interaction
+
+    await seed(hub)
+    made = OfferMade(offer_id="o1", interaction_id="i7", agent_id="a1", expires_at=0.0)
+    recorder = Recorder()
+    await Broadcaster(hub, recorder).handle([made])
+    assert [e[0] for e in recorder.emits] == ["offer"]
+    async with hub.store.transaction() as session:
+        it = await session.get(Interaction, "i7")
+        assert it is not None
+        it.offer_expires_at = hub.now()
+        session.add(it)
+    recorder = Recorder()
+    await Broadcaster(hub, recorder).handle([made])
+    assert recorder.emits == []

@@ -281,7 +281,7 @@ async def test_the_re_read_sees_what_committed_after_the_payload_was_read(
     hub = hub_of(await aiohttp_client(create_app(settings)))
     alice = await add_agent(hub, "alice", available=True)
     it, offer = await offered(hub, 1)
-    params = {"interaction_id": it, "offer_id": offer}
+    params = {"interaction_id": it, "offer_id": offer, "now": hub.now()}
     async with hub.store.fanout_session() as session:
         assert (await session.execute(STILL_OFFERED, params)).first() is not None
         await accept_offer(hub, alice.id, it)

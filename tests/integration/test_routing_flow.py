@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from hub.actions.route_interactions import route_interactions
 from hub.app import create_app
 from hub.context import Hub
 from hub.errors import Conflict
+from hub.events import OfferMade
 from hub.models import Agent, Customer, CustomerIdentity, Interaction, Offer
 from tests.support.clock import ManualClock
 from tests.support.hubs import add_agent, hub_of
@@ -317,3 +319,100 @@ async def test_decisions_gone_stale_write_no_offer(hub: Hub) -> None:
     assert states == {closed: "abandoned", kept: "queued"} and pending == []
     assert await route_interactions(hub) == 1
     assert await offered(hub) == {kept: by_interaction[closed]}
+
+
+async def _sms_capacity(hub: Hub, agent_id: str, slots: int) -> None:
+    async with hub.store.transaction() as session:
+        agent = await session.get(Agent, agent_id)
+        assert agent is not None
+        agent.capacity = {"sms": slots}
+        session.add(agent)
+
+
+async def test_a_pass_costs_about_the_same_statements_for_twenty_offers_as_for_one(
+    hub: Hub, clock: ManualClock
+) -> None:
+    """A pass wrote its offers one by one (two UPDATEs each) and took timed-out offers back one
+    by one (five statements each): over a 30 ms link to PostgreSQL, a pass of 100 offers spent
+    6 s writing them and, once they timed out, 30 s taking them back, while the offers it made
+    meanwhile expired before any console saw them (tests/faults/test_slow_and_broken_links.py).
+    """
+    from hub.actions.take_back_offers import expire_offers
+    from tests.support.statements import counting
+
+    hub.settings.routing.max_missed_offers = 1000  # the set-away write is not what is counted
+    alice = await add_agent(hub, "alice", available=True)
+    await _sms_capacity(hub, alice.id, 50)
+    writes, takes = [], []
+    for n, batch in enumerate((1, 20)):
+        for k in range(batch):
+            await sms(hub, f"SMn{n}-{k}", f"+1415555{n}{k:03d}")
+        with counting(hub.store) as sent:
+            assert await route_interactions(hub) == batch
+        writes.append(len(sent))
+        clock.advance(hub.settings.routing.offer_timeout_s + 1)
+        with counting(hub.store) as sent:
+            async with hub.transaction() as tx:
+                await expire_offers(hub, tx, hub.now())
+                assert len(tx.events) == 2 * batch  # offer.revoked, interaction.queued each
+        takes.append(len(sent))
+    # PostgreSQL's driver reports no row count for an executemany: one read of which offers took.
+    assert writes[1] - writes[0] == (0 if hub.store.is_sqlite else 1), writes
+    assert takes[0] == takes[1], takes
+    async with hub.store.session() as session:
+        agent = await session.get(Agent, alice.id)
+        outcomes = Counter(o.outcome for o in (await session.exec(select(Offer))).all())
+        its = (await session.exec(select(Interaction))).all()
+    assert agent is not None and agent.missed_offers == 21
+    assert outcomes == {"timeout": 21}
+    assert {i.state for i in its} == {"queued"}
+    assert all(i.excluded_agent_ids == [alice.id] for i in its)
+
+
+async def test_an_offer_counts_down_from_when_it_is_written(hub: Hub, clock: ManualClock) -> None:
+    """The countdown started at the pass's snapshot: a pass slow to write (a slow link, a long
+    queue) handed out offers with less time than `offer_timeout_s`, or already expired."""
+    from hub.actions.route_interactions import _write_offers
+    from hub.routing_snapshot import load_snapshot
+    from routing.engine import decide
+
+    await add_agent(hub, "alice", available=True)
+    await sms(hub, "SMc1", "+14155550001")
+    decided_at = hub.now()
+    async with hub.store.session() as session:
+        snapshot = await load_snapshot(session, hub.settings, decided_at, states=("queued",))
+    decisions = decide(snapshot, decided_at.timestamp())
+    clock.advance(5)  # the pass took that long to get to its writes
+    async with hub.transaction() as tx:
+        assert await _write_offers(hub, tx, decisions, decided_at) == 1
+        made = tx.events[0]
+    async with hub.store.session() as session:
+        offer = (await session.exec(select(Offer))).one()
+    timeout = timedelta(seconds=hub.settings.routing.offer_timeout_s)
+    assert offer.offered_at == clock.now and offer.expires_at == clock.now + timeout
+    assert isinstance(made, OfferMade) and made.expires_at == (clock.now + timeout).timestamp()
+
+
+async def test_an_agent_leaving_takes_back_every_offer_in_front_of_them(hub: Hub) -> None:
+    """Going away revokes all of an agent's offers at once (take_back_offers.py),
+    each back in the queue with the agent skipped for it; another agent's offer stays."""
+    from hub.actions.set_agent_status import set_agent_status
+
+    alice = await add_agent(hub, "alice", available=True)
+    await _sms_capacity(hub, alice.id, 3)
+    mine = {await sms(hub, f"SMl{k}", f"+141555501{k:02d}") for k in range(3)}
+    assert await route_interactions(hub) == 3
+    bob = await add_agent(hub, "bob", available=True)
+    await _sms_capacity(hub, bob.id, 10)
+    theirs = await sms(hub, "SMl9", "+14155550199")
+    assert await route_interactions(hub) == 1  # alice is full
+    await set_agent_status(hub, alice.id, "away")
+    async with hub.store.session() as session:
+        rows = {i.id: i for i in (await session.exec(select(Interaction))).all()}
+        outcomes = Counter(o.outcome for o in (await session.exec(select(Offer))).all())
+    assert {rows[i].state for i in mine} == {"queued"}
+    assert all(rows[i].excluded_agent_ids == [alice.id] for i in mine)
+    assert await offered(hub) == {theirs: bob.id}
+    assert outcomes == {"revoked": 3, "pending": 1}
+    assert await route_interactions(hub) == 3
+    assert await offered(hub) == {i: bob.id for i in [*mine, theirs]}

@@ -20,6 +20,7 @@ from hub.models import (
 )
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+OPEN_UNTIL = datetime(2100, 1, 1, tzinfo=UTC)
 LONG = "<b>untrusted</b> & é 😀 " + "x" * 300
 
 
@@ -73,6 +74,8 @@ async def seed(hub: Hub) -> Seeded:
                     assigned_agent_id=None if n == 7 else "a1",
                     offered_agent_id="a1" if n == 7 else None,
                     offer_id="o1" if n == 7 else None,
+                    # Live whatever the test's clock: an expired offer is never emitted.
+                    offer_expires_at=OPEN_UNTIL if n == 7 else None,
                     priority=2.345,
                 )
             )

@@ -12,6 +12,7 @@ import agent_console.presenter as presenter
 import hub.actions.handle_offer as handle_offer
 import hub.actions.receive_batch as receive_batch
 import hub.actions.route_interactions as route_interactions
+import hub.actions.take_back_offers as take_back_offers
 import hub.actions.wrap_up as wrap_up
 import hub.auth as auth
 import hub.customers as customers
@@ -29,7 +30,11 @@ HOT = [
             "WAITING",
         ],
     ),
-    (route_interactions, ["GATE", "OFFER_INTERACTION", "AGENT_OFFERED", "FENCE_BUMP"]),
+    (
+        route_interactions,
+        ["GATE", "OFFER_INTERACTION", "OFFERED_NOW", "AGENTS_OFFERED", "FENCE_BUMP"],
+    ),
+    (take_back_offers, ["REQUEUE", "CLOSE_OFFERS", "MISSED", "OVER_THE_LIMIT", "SET_AWAY"]),
     (handle_offer, ["ACCEPT", "OFFER_ACCEPTED", "MISSED_RESET"]),
     (wrap_up, ["CLOSE", "AGENT_WRAPPED_UP"]),
     (auth, ["TOKEN_AGENT"]),
