@@ -26,7 +26,13 @@ from sqlmodel import col, select
 
 from agent_console.message_batch import MessageBatch, MessageEvent, holder, load_message_batch
 from agent_console.offer_fence import OfferFence, offer_fence
-from agent_console.presenter import agent_dict, interaction_dict, offer_by_id, work_item
+from agent_console.presenter import (
+    agent_dict,
+    interaction_dict,
+    offer_by_id,
+    offers_by_id,
+    work_item,
+)
 from channels.web_chat import CHAT_NS, visitor_room
 from hub import failpoints
 from hub.bus import consume
@@ -169,13 +175,14 @@ class Broadcaster:
         )
         gate = asyncio.Semaphore(DISPATCH_CONCURRENCY)
         batch = await self.preload(events)
+        offers = await self.preload_offers(events)
 
         async def in_order(group: list[Event]) -> None:
             async with gate:
                 for event in group:
                     failpoints.reach("console.before_emit")
                     try:
-                        await self.dispatch(event, batch)
+                        await self.dispatch(event, batch, offers)
                     except Exception:  # one bad event must not starve the rest
                         log.exception("could not broadcast %s", event.wire)
 
@@ -197,8 +204,36 @@ class Broadcaster:
             log.warning("could not read a batch of %d message events", len(wanted), exc_info=True)
             return None
 
-    async def dispatch(self, event: Event, batch: MessageBatch | None = None) -> None:
-        """Emit one event; `batch` holds rows read for the whole batch (message events)."""
+    async def preload_offers(self, events: list[Event]) -> dict[str, dict[str, Any] | None]:
+        """The payloads of the batch's offers, read together when there are several (a routing
+        pass offers up to an agent's capacity at once; at seven reads each, over a slow link
+        the last of 100 reached its console after it had expired): offer id -> payload, None
+        for an offer gone. Empty when read one by one (one offer, or the batch read failed)."""
+        wanted = [e.offer_id for e in events if isinstance(e, OfferMade)]
+        if len(wanted) < 2:
+            return {}
+        try:
+            async with self.hub.store.fanout_session() as session:
+                found = await offers_by_id(session, wanted)
+        except Exception:
+            log.warning("could not read a batch of %d offers", len(wanted), exc_info=True)
+            return {}
+        return {offer_id: found.get(offer_id) for offer_id in wanted}
+
+    async def dispatch(
+        self,
+        event: Event,
+        batch: MessageBatch | None = None,
+        offers: dict[str, dict[str, Any] | None] | None = None,
+    ) -> None:
+        """Emit one event; `batch` and `offers` hold rows read for the whole batch (message
+        events, offers)."""
+        if isinstance(event, OfferMade) and offers and event.offer_id in offers:
+            payload = offers[event.offer_id]
+            if payload is not None:
+                async with self.hub.store.fanout_session() as session:
+                    await self._offer(session, event, payload)
+            return
         if isinstance(event, OfferRevoked):  # everything it says is in the event
             await self.to_agent(
                 event.agent_id,

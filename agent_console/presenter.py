@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from hub.customer_cards import customer_cards
 from hub.customers import customer_card
 from hub.models import Agent, Interaction, Message, Offer, StoredAttachment, utcnow
 from hub.settings import Settings
@@ -121,7 +122,7 @@ MESSAGE_COLUMNS = (
 _RECENT = (
     sa.select(*MESSAGE_COLUMNS)
     .where(core(Message.interaction_id) == sa.bindparam("interaction_id"))
-    .order_by(core(Message.created_at).desc())
+    .order_by(core(Message.created_at).desc(), core(Message.id).desc())
     .limit(RECENT_MESSAGES)
     .subquery("recent")
 )
@@ -151,7 +152,36 @@ MESSAGES_OF = (
     sa.select(_RECENT, *FILE_COLUMNS)
     .outerjoin(ATTACHMENTS_TABLE, core(StoredAttachment.message_id) == _RECENT.c.id)
     .order_by(
-        _RECENT.c.created_at.desc(), core(StoredAttachment.created_at), core(StoredAttachment.id)
+        _RECENT.c.created_at.desc(),
+        _RECENT.c.id.desc(),
+        core(StoredAttachment.created_at),
+        core(StoredAttachment.id),
+    )
+)
+# MESSAGES_OF for many interactions (agent_console/offer_batch.py): the newest of each from a
+# window, in MESSAGES_OF's order.
+_RANKED = (
+    sa.select(
+        *MESSAGE_COLUMNS,
+        sa.func.row_number()
+        .over(
+            partition_by=core(Message.interaction_id),
+            order_by=(core(Message.created_at).desc(), core(Message.id).desc()),
+        )
+        .label("n"),
+    )
+    .where(core(Message.interaction_id).in_(sa.bindparam("ids", expanding=True)))
+    .subquery("ranked")
+)
+_RECENT_MANY = sa.select(_RANKED).where(_RANKED.c.n <= RECENT_MESSAGES).subquery("recent")
+MESSAGES_OF_MANY = (
+    sa.select(_RECENT_MANY, *FILE_COLUMNS)
+    .outerjoin(ATTACHMENTS_TABLE, core(StoredAttachment.message_id) == _RECENT_MANY.c.id)
+    .order_by(
+        _RECENT_MANY.c.interaction_id,
+        _RECENT_MANY.c.n,
+        core(StoredAttachment.created_at),
+        core(StoredAttachment.id),
     )
 )
 
@@ -176,13 +206,30 @@ def message_dict(m: Any, attachments: list[dict[str, Any]] | None = None) -> dic
 
 async def messages_of(session: AsyncSession, interaction_id: str) -> list[dict[str, Any]]:
     """The interaction's last RECENT_MESSAGES messages, oldest first, with their files."""
+    rows = await session.execute(MESSAGES_OF, {"interaction_id": interaction_id})
+    return oldest_first(list(rows))
+
+
+def oldest_first(newest_first_rows: list[Any]) -> list[dict[str, Any]]:
+    """Messages from rows of MESSAGES_OF (newest first, a row per file) as payloads."""
     newest_first: list[dict[str, Any]] = []
-    for row in await session.execute(MESSAGES_OF, {"interaction_id": interaction_id}):
+    for row in newest_first_rows:
         if not newest_first or newest_first[-1]["id"] != row.id:
             newest_first.append(message_dict(row))
         if row.file_id is not None:
             newest_first[-1]["attachments"].append(joined_file(row))
     return newest_first[::-1]
+
+
+async def messages_of_many(
+    session: AsyncSession, interaction_ids: list[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """messages_of for each interaction, in one statement."""
+    rows: dict[str, list[Any]] = {}
+    if interaction_ids:
+        for row in await session.execute(MESSAGES_OF_MANY, {"ids": sorted(interaction_ids)}):
+            rows.setdefault(row.interaction_id, []).append(row)
+    return {i: oldest_first(rows.get(i, [])) for i in interaction_ids}
 
 
 async def work_item(session: AsyncSession, it: Any) -> dict[str, Any]:
@@ -220,15 +267,15 @@ INTERACTION_COLUMNS = (
     core(Interaction.meta),
     core(Interaction.provider_ref),
 )
-OFFER_WITH_INTERACTION = (
-    sa.select(
-        core(Offer.id).label("offer_id"),
-        core(Offer.expires_at).label("offer_expires_at"),
-        core(Offer.priority_explain).label("offer_explain"),
-        *INTERACTION_COLUMNS,
-    )
-    .join(INTERACTIONS, core(Interaction.id) == core(Offer.interaction_id))
-    .where(core(Offer.id) == sa.bindparam("offer_id"))
+_OFFER_AND_INTERACTION = sa.select(
+    core(Offer.id).label("offer_id"),
+    core(Offer.expires_at).label("offer_expires_at"),
+    core(Offer.priority_explain).label("offer_explain"),
+    *INTERACTION_COLUMNS,
+).join(INTERACTIONS, core(Interaction.id) == core(Offer.interaction_id))
+OFFER_WITH_INTERACTION = _OFFER_AND_INTERACTION.where(core(Offer.id) == sa.bindparam("offer_id"))
+OFFERS_WITH_INTERACTIONS = _OFFER_AND_INTERACTION.where(
+    core(Offer.id).in_(sa.bindparam("ids", expanding=True))
 )
 
 
@@ -237,11 +284,37 @@ async def offer_by_id(session: AsyncSession, offer_id: str) -> dict[str, Any] | 
     row = (await session.execute(OFFER_WITH_INTERACTION, {"offer_id": offer_id})).first()
     if row is None:
         return None
+    return offer_dict(row, await work_item(session, row))
+
+
+def offer_dict(row: Any, item: dict[str, Any]) -> dict[str, Any]:
+    """`row`: of OFFER_WITH_INTERACTION; `item`: its work_item."""
     return {
         "offer_id": row.offer_id,
         "expires_at": iso(row.offer_expires_at),
         "priority_explain": row.offer_explain,
-        **await work_item(session, row),
+        **item,
+    }
+
+
+async def offers_by_id(session: AsyncSession, offer_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """offer_by_id for many offers in six statements (it is seven per offer): a routing pass
+    makes up to an agent's capacity of offers at once (agent_console/broadcaster.py)."""
+    if not offer_ids:
+        return {}
+    rows = list(await session.execute(OFFERS_WITH_INTERACTIONS, {"ids": sorted(offer_ids)}))
+    cards = await customer_cards(session, {row.customer_id for row in rows})
+    messages = await messages_of_many(session, [row.id for row in rows])
+    return {
+        row.offer_id: offer_dict(
+            row,
+            {
+                "interaction": interaction_dict(row),
+                "customer": cards[row.customer_id],
+                "messages": messages[row.id],
+            },
+        )
+        for row in rows
     }
 
 

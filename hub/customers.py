@@ -102,7 +102,7 @@ def _history_statement() -> Any:
             core(Interaction.assigned_agent_id),
         )
         .where(core(Interaction.customer_id) == sa.bindparam("customer_id"))
-        .order_by(core(Interaction.created_at).desc())
+        .order_by(core(Interaction.created_at).desc(), core(Interaction.id).desc())
         .limit(sa.bindparam("limit", type_=sa.Integer))
         .subquery("recent")
     )
@@ -111,11 +111,13 @@ def _history_statement() -> Any:
         .where(
             core(Message.interaction_id) == recent.c.id, core(Message.direction).in_(("in", "out"))
         )
-        .order_by(core(Message.created_at).desc())
+        .order_by(core(Message.created_at).desc(), core(Message.id).desc())
         .limit(1)
         .scalar_subquery()
     )
-    return sa.select(recent, last_body).order_by(recent.c.created_at.desc())
+    return sa.select(recent, last_body.label("preview")).order_by(
+        recent.c.created_at.desc(), recent.c.id.desc()
+    )
 
 
 HISTORY = _history_statement()
@@ -131,19 +133,21 @@ async def interaction_history(
     rows = await session.execute(
         HISTORY, {"customer_id": customer_id, "limit": limit, "chars": preview_chars}
     )
-    return [
-        {
-            "id": r[0],
-            "channel": r[1],
-            "state": r[2],
-            "subject": r[3],
-            "created_at": r[4].isoformat(),
-            "disposition": r[5],
-            "agent_id": r[6],
-            "preview": r[7] or "",
-        }
-        for r in rows
-    ]
+    return [history_item(r) for r in rows]
+
+
+def history_item(r: Any) -> dict[str, Any]:
+    """A row of HISTORY (or hub/customer_cards.HISTORIES) as the timeline shows it."""
+    return {
+        "id": r.id,
+        "channel": r.channel,
+        "state": r.state,
+        "subject": r.subject,
+        "created_at": r.created_at.isoformat(),
+        "disposition": r.disposition,
+        "agent_id": r.assigned_agent_id,
+        "preview": r.preview or "",
+    }
 
 
 CARD_FIELDS = (
@@ -164,21 +168,23 @@ CARD_FIELDS = (
 )
 _of_customer = core(Order.customer_id) == core(Customer.id)
 # The card's columns with the order count and the last order date: one row.
-CARD = sa.select(
+CARD_COLUMNS = sa.select(
     *(CUSTOMERS.c[name] for name in CARD_FIELDS),
     sa.select(sa.func.count()).where(_of_customer).scalar_subquery(),
     sa.select(sa.func.max(core(Order.ordered_at), type_=UTCDateTime))
     .where(_of_customer)
     .scalar_subquery(),
-).where(core(Customer.id) == sa.bindparam("customer_id"))
+)
+CARD = CARD_COLUMNS.where(core(Customer.id) == sa.bindparam("customer_id"))
 IDENTITIES = sa.select(
     core(CustomerIdentity.kind), core(CustomerIdentity.value), core(CustomerIdentity.confidence)
 ).where(core(CustomerIdentity.customer_id) == sa.bindparam("customer_id"))
+CARD_NOTES = 3
 NOTES = (
     sa.select(sa.func.substr(core(CustomerNote.body), 1, 300), core(CustomerNote.author_name))
     .where(core(CustomerNote.customer_id) == sa.bindparam("customer_id"))
-    .order_by(core(CustomerNote.created_at).desc())
-    .limit(3)
+    .order_by(core(CustomerNote.created_at).desc(), core(CustomerNote.id).desc())
+    .limit(CARD_NOTES)
 )
 
 
@@ -189,12 +195,31 @@ async def customer_card(session: AsyncSession, customer_id: str, recent: int = 5
     params = {"customer_id": customer_id}
     row = (await session.execute(CARD, params)).first()
     if row is None:
-        return {"id": customer_id, "name": "", "tier": "standard", "lifetime_value": 0.0}
+        return unknown_card(customer_id)
+    identities = list(await session.execute(IDENTITIES, params))
+    history = await interaction_history(
+        session, customer_id, limit=recent + 1, preview_chars=CARD_PREVIEW_CHARS
+    )
+    notes = list(await session.execute(NOTES, params))
+    return card_dict(row, identities, history, notes)
+
+
+CARD_PREVIEW_CHARS = 140
+
+
+def unknown_card(customer_id: str) -> dict[str, Any]:
+    """The card of a customer gone (erased) since the offer was made."""
+    return {"id": customer_id, "name": "", "tier": "standard", "lifetime_value": 0.0}
+
+
+def card_dict(
+    row: Any, identities: list[Any], history: list[dict[str, Any]], notes: list[Any]
+) -> dict[str, Any]:
+    """The card from a row of CARD, its (kind, value, confidence) identities, its timeline and
+    its (body, author) notes: one place for the single and the batched read
+    (hub/customer_cards.py)."""
     c = dict(zip(CARD_FIELDS, row, strict=False))
     count, last_order = row[len(CARD_FIELDS)], row[len(CARD_FIELDS) + 1]
-    identities = await session.execute(IDENTITIES, params)
-    history = await interaction_history(session, customer_id, limit=recent + 1, preview_chars=140)
-    notes = await session.execute(NOTES, params)
     return {
         **{name: c[name] for name in CARD_FIELDS if name != "tags"},
         "orders": {"count": int(count), "last": last_order.isoformat() if last_order else None},

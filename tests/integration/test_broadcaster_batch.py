@@ -134,3 +134,64 @@ async def test_an_offer_whose_time_ran_out_before_its_emit_is_not_emitted(hub: H
     recorder = Recorder()
     await Broadcaster(hub, recorder).handle([made])
     assert recorder.emits == []
+
+
+async def _more_offers(hub: Hub) -> None:
+    """On top of the seed: c1 with more interactions, notes and messages than a card or an offer
+    shows, several at the same instant (the tie-breaks); a second offer, to another customer."""
+    from hub.models import CustomerNote, Interaction, Message, Offer
+    from tests.support.console_seed import OPEN_UNTIL, at
+
+    async with hub.store.transaction() as s:
+        for n in range(4):  # the same instant as i6: which two of them show is the tie-break
+            s.add(Interaction(id=f"t{n}", customer_id="c1", channel="sms", created_at=at(600)))
+        for n in range(3):
+            s.add(CustomerNote(customer_id="c1", body=f"tie {n}", created_at=at(3)))
+        for n in range(60):
+            s.add(
+                Message(
+                    id=f"x{n:02d}",
+                    interaction_id="i7",
+                    channel="chat",
+                    direction="in",
+                    body=f"line {n}",
+                    created_at=at(703 + n // 4),
+                )
+            )
+        it = await s.get(Interaction, "j1")
+        assert it is not None
+        it.state, it.offer_id, it.offered_agent_id = "offered", "o2", "a1"
+        it.offer_expires_at = OPEN_UNTIL
+        s.add(it)
+        s.add(Offer(id="o2", interaction_id="j1", agent_id="a1", expires_at=at(960)))
+
+
+async def test_a_batch_of_offers_reads_each_payload_as_it_would_alone(hub: Hub) -> None:
+    """A routing pass makes up to an agent's capacity of offers at once; read one by one (seven
+    statements each), the last of 100 reached its console after it had expired over a slow
+    link. Read together, every payload is the same: the newest interactions, notes and messages
+    of each, ties included, and a missing offer is absent."""
+    from agent_console.presenter import offer_by_id, offers_by_id
+    from tests.support.statements import counting
+
+    await seed(hub)
+    await _more_offers(hub)
+    async with hub.store.fanout_session() as session:
+        alone = {o: await offer_by_id(session, o) for o in ("o1", "o2")}
+        with counting(hub.store) as sent:
+            together = await offers_by_id(session, ["o1", "o2", "gone"])
+    assert together == alone
+    assert len(sent) == 6
+    o1 = together["o1"]
+    assert len(o1["messages"]) == 50 and o1["messages"][-1]["body"] == "line 59"
+    assert len(o1["customer"]["history"]) == 6 and len(o1["customer"]["notes"]) == 3
+    events: list[Event] = [
+        OfferMade(offer_id=o, interaction_id=i, agent_id="a1", expires_at=0.0)
+        for o, i in (("o1", "i7"), ("o2", "j1"), ("gone", "i0"))
+    ]
+    one_by_one, batched = Recorder(), Recorder()
+    for event in events:
+        await Broadcaster(hub, one_by_one).dispatch(event)
+    await Broadcaster(hub, batched).handle(events)
+    assert sorted(map(about, batched.emits)) == sorted(map(about, one_by_one.emits)) == ["i7", "j1"]
+    assert sorted(batched.emits, key=about) == sorted(one_by_one.emits, key=about)

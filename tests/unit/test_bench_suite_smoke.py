@@ -44,10 +44,12 @@ async def test_the_console_payloads_micro_benchmark_runs() -> None:
     broadcaster gained an offer fence its stand-in hub did not have) without anyone noticing."""
     from bench.console_payloads import run
 
-    figures = await run("sqlite", 2, floor=(3, 10))
+    figures = await run("sqlite", 2, floor=(3, 10), offers=3)
     assert set(figures) == {
         "customer_card",
         "offer_payload",
+        "3 offers one by one",
+        "3 offers together",
         "message_payload",
         "offer.made",
         "50 message.created",

@@ -15,6 +15,7 @@ import hub.actions.route_interactions as route_interactions
 import hub.actions.take_back_offers as take_back_offers
 import hub.actions.wrap_up as wrap_up
 import hub.auth as auth
+import hub.customer_cards as customer_cards
 import hub.customers as customers
 import hub.routing_snapshot as routing_snapshot
 
@@ -39,7 +40,17 @@ HOT = [
     (wrap_up, ["CLOSE", "AGENT_WRAPPED_UP"]),
     (auth, ["TOKEN_AGENT"]),
     (customers, ["CARD", "IDENTITIES", "NOTES", "HISTORY"]),
-    (presenter, ["ATTACHMENTS", "MESSAGES_OF", "OFFER_WITH_INTERACTION"]),
+    (
+        presenter,
+        [
+            "ATTACHMENTS",
+            "MESSAGES_OF",
+            "MESSAGES_OF_MANY",
+            "OFFER_WITH_INTERACTION",
+            "OFFERS_WITH_INTERACTIONS",
+        ],
+    ),
+    (customer_cards, ["CARDS", "IDENTITIES", "NOTES", "HISTORIES"]),
     (message_batch, ["MESSAGES", "HOLDERS"]),
     (broadcaster, ["STILL_OFFERED", "STILL_RINGING"]),
     (receive_batch, ["STORED", "IDENTITIES", "OPEN"]),

@@ -1,0 +1,118 @@
+"""Customer cards for many customers at once: a batch of offers (agent_console/offer_batch.py).
+
+Four statements however many customers; one card (hub/customers.customer_card) costs four too,
+so a routing pass's 100 offers read 400. The newest interactions and notes of each customer
+come from a window (`row_number() OVER (PARTITION BY customer ...)`), in the same order and with
+the same tie-breaks as the single card's LIMIT: a card is the same whichever way it was read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from hub.customers import (
+    CARD_COLUMNS,
+    CARD_NOTES,
+    CARD_PREVIEW_CHARS,
+    card_dict,
+    history_item,
+    unknown_card,
+)
+from hub.models import Customer, CustomerIdentity, CustomerNote, Interaction, Message
+from hub.tables import core
+
+CARD_HISTORY = 6  # customer_card's `recent + 1`
+
+_IDS: Any = sa.bindparam("ids", expanding=True)
+CARDS = CARD_COLUMNS.where(core(Customer.id).in_(_IDS))
+IDENTITIES = sa.select(
+    core(CustomerIdentity.customer_id),
+    core(CustomerIdentity.kind),
+    core(CustomerIdentity.value),
+    core(CustomerIdentity.confidence),
+).where(core(CustomerIdentity.customer_id).in_(_IDS))
+
+_notes = (
+    sa.select(
+        core(CustomerNote.customer_id),
+        sa.func.substr(core(CustomerNote.body), 1, 300).label("body"),
+        core(CustomerNote.author_name),
+        sa.func.row_number()
+        .over(
+            partition_by=core(CustomerNote.customer_id),
+            order_by=(core(CustomerNote.created_at).desc(), core(CustomerNote.id).desc()),
+        )
+        .label("n"),
+    )
+    .where(core(CustomerNote.customer_id).in_(_IDS))
+    .subquery("notes")
+)
+NOTES = (
+    sa.select(_notes.c.customer_id, _notes.c.body, _notes.c.author_name)
+    .where(_notes.c.n <= CARD_NOTES)
+    .order_by(_notes.c.customer_id, _notes.c.n)
+)
+
+_ranked = (
+    sa.select(
+        core(Interaction.id),
+        core(Interaction.customer_id),
+        core(Interaction.channel),
+        core(Interaction.state),
+        core(Interaction.subject),
+        core(Interaction.created_at),
+        core(Interaction.disposition),
+        core(Interaction.assigned_agent_id),
+        sa.func.row_number()
+        .over(
+            partition_by=core(Interaction.customer_id),
+            order_by=(core(Interaction.created_at).desc(), core(Interaction.id).desc()),
+        )
+        .label("n"),
+    )
+    .where(core(Interaction.customer_id).in_(_IDS))
+    .subquery("ranked")
+)
+_recent = sa.select(_ranked).where(_ranked.c.n <= CARD_HISTORY).subquery("recent")
+_last_body = (
+    sa.select(sa.func.substr(core(Message.body), 1, CARD_PREVIEW_CHARS))
+    .where(core(Message.interaction_id) == _recent.c.id, core(Message.direction).in_(("in", "out")))
+    .order_by(core(Message.created_at).desc(), core(Message.id).desc())
+    .limit(1)
+    .scalar_subquery()
+)
+HISTORIES = sa.select(_recent, _last_body.label("preview")).order_by(
+    _recent.c.customer_id, _recent.c.n
+)
+
+
+async def customer_cards(
+    session: AsyncSession, customer_ids: Collection[str]
+) -> dict[str, dict[str, Any]]:
+    """customer_card for each id, by id (a customer gone has the same stand-in card)."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return {}
+    params = {"ids": ids}
+    rows = {row.id: row for row in await session.execute(CARDS, params)}
+    identities: dict[str, list[Any]] = {}
+    for row in await session.execute(IDENTITIES, params):
+        identities.setdefault(row.customer_id, []).append(row[1:])
+    notes: dict[str, list[Any]] = {}
+    for row in await session.execute(NOTES, params):
+        notes.setdefault(row.customer_id, []).append(row[1:])
+    histories: dict[str, list[dict[str, Any]]] = {}
+    for row in await session.execute(HISTORIES, params):
+        histories.setdefault(row.customer_id, []).append(history_item(row))
+    return {
+        cid: card_dict(
+            rows[cid], identities.get(cid, []), histories.get(cid, []), notes.get(cid, [])
+        )
+        if cid in rows
+        else unknown_card(cid)
+        for cid in ids
+    }
