@@ -158,7 +158,7 @@ MESSAGES_OF = (
         core(StoredAttachment.id),
     )
 )
-# MESSAGES_OF for many interactions (agent_console/offer_batch.py): the newest of each from a
+# MESSAGES_OF for many interactions (offers_by_id): the newest of each from a
 # window, in MESSAGES_OF's order.
 _RANKED = (
     sa.select(

@@ -1,4 +1,5 @@
-"""Customer cards for many customers at once: a batch of offers (agent_console/offer_batch.py).
+"""Customer cards for many customers at once: a batch of offers
+(agent_console/presenter.offers_by_id).
 
 Four statements however many customers; one card (hub/customers.customer_card) costs four too,
 so a routing pass's 100 offers read 400. The newest interactions and notes of each customer
