@@ -119,10 +119,12 @@ MESSAGE_COLUMNS = (
     core(Message.error),
     core(Message.created_at),
 )
+# The id breaks ties, so the single read (_RECENT) and the batched one (_RANKED) agree.
+MESSAGES_NEWEST_FIRST = (core(Message.created_at).desc(), core(Message.id).desc())
 _RECENT = (
     sa.select(*MESSAGE_COLUMNS)
     .where(core(Message.interaction_id) == sa.bindparam("interaction_id"))
-    .order_by(core(Message.created_at).desc(), core(Message.id).desc())
+    .order_by(*MESSAGES_NEWEST_FIRST)
     .limit(RECENT_MESSAGES)
     .subquery("recent")
 )
@@ -166,7 +168,7 @@ _RANKED = (
         sa.func.row_number()
         .over(
             partition_by=core(Message.interaction_id),
-            order_by=(core(Message.created_at).desc(), core(Message.id).desc()),
+            order_by=MESSAGES_NEWEST_FIRST,
         )
         .label("n"),
     )

@@ -19,14 +19,17 @@ from hub.customers import (
     CARD_COLUMNS,
     CARD_NOTES,
     CARD_PREVIEW_CHARS,
+    CARD_RECENT,
+    HISTORY_COLUMNS,
+    NEWEST_FIRST,
+    NOTE_BODY,
     card_dict,
     history_item,
+    last_preview,
     unknown_card,
 )
-from hub.models import Customer, CustomerIdentity, CustomerNote, Interaction, Message
+from hub.models import Customer, CustomerIdentity, CustomerNote, Interaction
 from hub.tables import core
-
-CARD_HISTORY = 6  # customer_card's `recent + 1`
 
 _IDS: Any = sa.bindparam("ids", expanding=True)
 CARDS = CARD_COLUMNS.where(core(Customer.id).in_(_IDS))
@@ -40,7 +43,7 @@ IDENTITIES = sa.select(
 _notes = (
     sa.select(
         core(CustomerNote.customer_id),
-        sa.func.substr(core(CustomerNote.body), 1, 300).label("body"),
+        NOTE_BODY,
         core(CustomerNote.author_name),
         sa.func.row_number()
         .over(
@@ -60,33 +63,18 @@ NOTES = (
 
 _ranked = (
     sa.select(
-        core(Interaction.id),
+        *HISTORY_COLUMNS,
         core(Interaction.customer_id),
-        core(Interaction.channel),
-        core(Interaction.state),
-        core(Interaction.subject),
-        core(Interaction.created_at),
-        core(Interaction.disposition),
-        core(Interaction.assigned_agent_id),
         sa.func.row_number()
-        .over(
-            partition_by=core(Interaction.customer_id),
-            order_by=(core(Interaction.created_at).desc(), core(Interaction.id).desc()),
-        )
+        .over(partition_by=core(Interaction.customer_id), order_by=NEWEST_FIRST)
         .label("n"),
     )
     .where(core(Interaction.customer_id).in_(_IDS))
     .subquery("ranked")
 )
-_recent = sa.select(_ranked).where(_ranked.c.n <= CARD_HISTORY).subquery("recent")
-_last_body = (
-    sa.select(sa.func.substr(core(Message.body), 1, CARD_PREVIEW_CHARS))
-    .where(core(Message.interaction_id) == _recent.c.id, core(Message.direction).in_(("in", "out")))
-    .order_by(core(Message.created_at).desc(), core(Message.id).desc())
-    .limit(1)
-    .scalar_subquery()
-)
-HISTORIES = sa.select(_recent, _last_body.label("preview")).order_by(
+# customer_card's own interaction and its CARD_RECENT past ones.
+_recent = sa.select(_ranked).where(_ranked.c.n <= CARD_RECENT + 1).subquery("recent")
+HISTORIES = sa.select(_recent, last_preview(_recent.c.id, CARD_PREVIEW_CHARS)).order_by(
     _recent.c.customer_id, _recent.c.n
 )
 

@@ -87,37 +87,48 @@ def new_customer(
 # (with bound parameters), since building them per call cost as much CPU as running them.
 
 
-def _history_statement() -> Any:
-    """The newest :limit interactions of :customer_id in a derived table, each with the first
-    :chars characters of its last message (in or out: transfer notes are never a preview) from
-    a correlated subquery. Works on SQLite and PostgreSQL."""
-    recent = (
-        sa.select(
-            core(Interaction.id),
-            core(Interaction.channel),
-            core(Interaction.state),
-            core(Interaction.subject),
-            core(Interaction.created_at),
-            core(Interaction.disposition),
-            core(Interaction.assigned_agent_id),
-        )
-        .where(core(Interaction.customer_id) == sa.bindparam("customer_id"))
-        .order_by(core(Interaction.created_at).desc(), core(Interaction.id).desc())
-        .limit(sa.bindparam("limit", type_=sa.Integer))
-        .subquery("recent")
-    )
-    last_body = (
-        sa.select(sa.func.substr(core(Message.body), 1, sa.bindparam("chars", type_=sa.Integer)))
+# What the timeline shows of an interaction, newest first with the id breaking ties: the single
+# read (HISTORY) and the batched one (hub/customer_cards.HISTORIES) share them.
+HISTORY_COLUMNS = (
+    core(Interaction.id),
+    core(Interaction.channel),
+    core(Interaction.state),
+    core(Interaction.subject),
+    core(Interaction.created_at),
+    core(Interaction.disposition),
+    core(Interaction.assigned_agent_id),
+)
+NEWEST_FIRST = (core(Interaction.created_at).desc(), core(Interaction.id).desc())
+
+
+def last_preview(interaction_id: Any, chars: Any) -> Any:
+    """The first `chars` characters of the interaction's last message (in or out: transfer notes
+    are never a preview), as a correlated subquery labelled `preview`."""
+    return (
+        sa.select(sa.func.substr(core(Message.body), 1, chars))
         .where(
-            core(Message.interaction_id) == recent.c.id, core(Message.direction).in_(("in", "out"))
+            core(Message.interaction_id) == interaction_id,
+            core(Message.direction).in_(("in", "out")),
         )
         .order_by(core(Message.created_at).desc(), core(Message.id).desc())
         .limit(1)
         .scalar_subquery()
+        .label("preview")
     )
-    return sa.select(recent, last_body.label("preview")).order_by(
-        recent.c.created_at.desc(), recent.c.id.desc()
+
+
+def _history_statement() -> Any:
+    """The newest :limit interactions of :customer_id in a derived table, each with the first
+    :chars characters of its last message. Works on SQLite and PostgreSQL."""
+    recent = (
+        sa.select(*HISTORY_COLUMNS)
+        .where(core(Interaction.customer_id) == sa.bindparam("customer_id"))
+        .order_by(*NEWEST_FIRST)
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+        .subquery("recent")
     )
+    preview = last_preview(recent.c.id, sa.bindparam("chars", type_=sa.Integer))
+    return sa.select(recent, preview).order_by(recent.c.created_at.desc(), recent.c.id.desc())
 
 
 HISTORY = _history_statement()
@@ -180,15 +191,19 @@ IDENTITIES = sa.select(
     core(CustomerIdentity.kind), core(CustomerIdentity.value), core(CustomerIdentity.confidence)
 ).where(core(CustomerIdentity.customer_id) == sa.bindparam("customer_id"))
 CARD_NOTES = 3
+CARD_RECENT = 5  # past interactions on a card, besides the current one
+NOTE_BODY = sa.func.substr(core(CustomerNote.body), 1, 300).label("body")
 NOTES = (
-    sa.select(sa.func.substr(core(CustomerNote.body), 1, 300), core(CustomerNote.author_name))
+    sa.select(NOTE_BODY, core(CustomerNote.author_name))
     .where(core(CustomerNote.customer_id) == sa.bindparam("customer_id"))
     .order_by(core(CustomerNote.created_at).desc(), core(CustomerNote.id).desc())
     .limit(CARD_NOTES)
 )
 
 
-async def customer_card(session: AsyncSession, customer_id: str, recent: int = 5) -> dict[str, Any]:
+async def customer_card(
+    session: AsyncSession, customer_id: str, recent: int = CARD_RECENT
+) -> dict[str, Any]:
     """What an offer shows: who it is, what they are worth, what happened last.
 
     Four queries of columns, no ORM entities: it was twelve (one per past interaction)."""
