@@ -13,6 +13,7 @@ from agent_console.presenter import interaction_dict, messages_of
 from hub.actions.reassign_interaction import reassign_interaction
 from hub.auth import agent_for_token
 from hub.board import board
+from hub.board_traffic import TrafficTally
 from hub.context import Hub
 from hub.customers import customer_card
 from hub.errors import Forbidden, HubError, Invalid, NotFound
@@ -38,6 +39,7 @@ class SupervisorNamespace(GuardedNamespace):
         self.hub = hub
         self.watchers = 0
         self._last = ""
+        self.traffic = TrafficTally()
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         origin = environ.get("HTTP_ORIGIN")
@@ -54,7 +56,7 @@ class SupervisorNamespace(GuardedNamespace):
         await self.enter_room(sid, ROOM)
         self.watchers += 1
         async with self.hub.store.session() as session:
-            await self.emit("board", await board(session, self.hub.now()), to=sid)
+            await self.emit("board", await board(session, self.hub.now(), self.traffic), to=sid)
 
     async def _supervisor(self, sid: str) -> Agent:
         """Re-checked on every command: a revoked token or a demoted role stops working at once."""
@@ -127,10 +129,12 @@ class SupervisorNamespace(GuardedNamespace):
         if not self.watchers:
             return
         async with self.hub.store.session() as session:
-            data = await board(session, self.hub.now())
+            data = await board(session, self.hub.now(), self.traffic)
         stable = {k: v for k, v in data.items() if k not in ("at", "agents")}
+        # Clocks that tick every second are not changes; the counts behind them are.
         stable["agents"] = [
-            {k: v for k, v in a.items() if k != "in_state_s"} for a in data["agents"]
+            {k: v for k, v in a.items() if k not in ("in_state_s", "unanswered_s")}
+            for a in data["agents"]
         ]
         digest = hashlib.sha256(
             json.dumps(stable, sort_keys=True, default=str).encode()

@@ -27,6 +27,7 @@ from agent_console.broadcaster import Broadcaster
 from agent_console.offer_fence import LocalFence
 from agent_console.presenter import message_payload, offer_by_id, offer_payload, offers_by_id
 from hub.board import board
+from hub.board_traffic import TrafficTally
 from hub.customers import customer_card
 from hub.events import Event, MessageCreated, OfferMade
 from hub.models import (
@@ -119,7 +120,8 @@ async def chats(store: Store, count: int) -> list[tuple[str, str]]:
 
 
 async def busy_floor(store: Store, agents: int = 100, chats: int = 2000) -> None:
-    """B2's floor for the board: `agents` agents, each holding its share of `chats` chats."""
+    """B2's floor for the board: `agents` agents, each holding its share of `chats` chats, each
+    chat with B2's three visitor lines (every other one answered once after the first)."""
     async with store.transaction() as s:
         staff = [Agent(id=f"b{n}", username=f"b{n}", status="available") for n in range(agents)]
         s.add_all(staff)
@@ -133,6 +135,11 @@ async def busy_floor(store: Store, agents: int = 100, chats: int = 2000) -> None
                 assigned_at=utcnow(),
             )
             s.add_all([c, it])
+            lines = ("in", "out", "in", "in") if n % 2 else ("in", "in", "in")
+            s.add_all(
+                Message(interaction_id=it.id, channel="chat", direction=d, body=f"line {k}")
+                for k, d in enumerate(lines)
+            )
 
 
 class Discard:
@@ -213,9 +220,11 @@ async def run(
 
         await busy_floor(store, *floor)
 
+        tally = TrafficTally()  # the push loop's: kept from tick to tick
+
         async def supervisor_board() -> None:
             async with store.session() as s:
-                await board(s, utcnow())
+                await board(s, utcnow(), tally)
 
         figures = {
             "customer_card": await median_ms(n, card),

@@ -35,8 +35,19 @@ class Sizes:
 
 SMOKE = Sizes(visitors=20, agents=4, supervisors=1, interval_s=1.0, rounds=1)
 FULL = Sizes(visitors=2000, agents=100, supervisors=10, interval_s=5.0, rounds=2)
+BOARD_BOUND_S = 30.0  # for the boards to count the last message after it was delivered
 DELIVERY_BOUND_S = 120.0  # later than this after the last send counts as not delivered
 SETUP_BOUND_S = 300.0
+
+
+def chat_lines(board: Any) -> int:
+    """The visitors' messages a board counts (its `traffic`), 0 for anything else."""
+    traffic = board.get("traffic") if isinstance(board, dict) else None
+    return sum(
+        t.get("in_today", 0)
+        for t in traffic or []
+        if isinstance(t, dict) and t.get("channel") == "chat"
+    )
 
 
 @dataclass
@@ -46,6 +57,8 @@ class Tally:
     accepted: int = 0
     assigned: int = 0  # `interaction.assigned` pushed to the agents: the setup's last event
     boards: list[int] = field(default_factory=list)
+    counted: list[int] = field(default_factory=list)  # each supervisor's latest count of chat lines
+    board_news: asyncio.Event = field(default_factory=asyncio.Event)
     refused: int = 0
     unanswered: int = 0  # no acknowledgement within DELIVERY_BOUND_S
     acks: asyncio.Event = field(default_factory=asyncio.Event)
@@ -137,9 +150,12 @@ async def drive(target: Target, sizes: Sizes) -> dict[str, Any]:
     async def supervisor(n: int) -> None:
         sio = client()
         tally.boards.append(0)
+        tally.counted.append(0)
 
-        def on_board(_data: Any) -> None:
+        def on_board(data: Any) -> None:
             tally.boards[n] += 1
+            tally.counted[n] = chat_lines(data)
+            tally.board_news.set()
 
         sio.on("board", on_board, namespace="/supervisor")
         await sio.connect(
@@ -201,6 +217,17 @@ async def drive(target: Target, sizes: Sizes) -> dict[str, Any]:
         deadline = time.perf_counter() + DELIVERY_BOUND_S
         while len(tally.received) < len(tally.scheduled) and time.perf_counter() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)  # deliveries land on many sockets: polling the tally
+        # Every message reaches the supervisors' aggregates too: the boards count them all.
+        expected = sizes.visitors + len(tally.scheduled)
+        done = time.perf_counter()
+        try:
+            async with asyncio.timeout(BOARD_BOUND_S):
+                while min(tally.counted, default=expected) < expected:
+                    tally.board_news.clear()
+                    await tally.board_news.wait()
+        except TimeoutError:
+            pass
+        board_lag = time.perf_counter() - done
         arrivals = [t[0] for t in tally.received.values()]
         latency = [
             tally.received[b][0] - at for b, at in tally.scheduled.items() if b in tally.received
@@ -221,6 +248,9 @@ async def drive(target: Target, sizes: Sizes) -> dict[str, Any]:
             "p50_ms": pct(latency, 0.5) * 1e3,
             "p99_ms": pct(latency, 0.99) * 1e3,
             "boards_min": min(boards, default=0),
+            "board_counted": min(tally.counted, default=0),
+            "board_expected": expected,
+            "board_lag_s": board_lag,
         }
     finally:
         await asyncio.gather(*(c.disconnect() for c in clients), return_exceptions=True)
@@ -318,6 +348,12 @@ async def run(smoke: bool = False, db: str = "sqlite") -> list[tuple[str, str, s
             "B2 supervisor board pushes during the run",
             f"fewest per supervisor: hub {hub['boards_min']}",
             f"raw {raw['boards_min']}",
+        ),
+        (
+            "B2 messages counted on every supervisor's board",
+            f"hub {hub['board_counted']} of {hub['board_expected']}, "
+            f"{hub['board_lag_s']:.1f} s after the last delivery",
+            f"raw {raw['board_counted']} of {raw['board_expected']}, {raw['board_lag_s']:.1f} s",
         ),
     ]
     return rows

@@ -49,8 +49,10 @@ def build() -> web.Application:
     async def board() -> None:
         while True:
             await asyncio.sleep(2)
+            # Shaped like the hub's board traffic: the count of the visitors' messages.
+            traffic = [{"channel": "chat", "in_today": relayed}]
             await sio.emit(
-                "board", {"relayed": relayed}, room="supervisors", namespace="/supervisor"
+                "board", {"traffic": traffic}, room="supervisors", namespace="/supervisor"
             )
 
     async def start_board(app: web.Application) -> None:

@@ -10,8 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from hub.board_traffic import TrafficTally
 from hub.models import UTCDateTime
-from hub.tables import AGENTS, INTERACTIONS, QUEUES, SecondsBetween
+from hub.tables import AGENTS, INTERACTIONS, MESSAGES, QUEUES, SecondsBetween
 from routing.erlang import agents_needed
 
 WAITING = ("queued", "offered")
@@ -102,6 +103,40 @@ HANDLED = (
     .group_by(_HOLDER)
 )
 ASSIGNED = sa.select(_I.id, _I.channel, _I.assigned_agent_id).where(_I.state == "assigned")
+_M = MESSAGES.c
+# Conversations whose customer is waiting for the agent's reply: an inbound message after the
+# last outbound one (a live call has no reply to wait for). Per agent: how many, and since when
+# the oldest unanswered message waits. One pass with a window for the last reply: a grouped
+# subquery joined back to the messages measured twice the time on PostgreSQL (B2's floor).
+_LAST_OUT = sa.func.max(sa.case((_M.direction == "out", _M.created_at))).over(
+    partition_by=_M.interaction_id
+)
+_LINES = (
+    sa.select(
+        _I.assigned_agent_id.label("agent_id"),
+        _M.interaction_id,
+        _M.direction,
+        _M.created_at,
+        _LAST_OUT.label("last_out"),
+    )
+    .select_from(MESSAGES.join(INTERACTIONS, _I.id == _M.interaction_id))
+    .where(_I.state == "assigned", _I.channel != "voice")
+    .subquery()
+)
+_UNANSWERED = (
+    sa.select(_LINES.c.agent_id, sa.func.min(_LINES.c.created_at).label("since"))
+    .where(
+        _LINES.c.direction == "in",
+        sa.or_(_LINES.c.last_out.is_(None), _LINES.c.created_at > _LINES.c.last_out),
+    )
+    .group_by(_LINES.c.agent_id, _LINES.c.interaction_id)
+    .subquery()
+)
+AWAITING_REPLY = sa.select(
+    _UNANSWERED.c.agent_id,
+    sa.func.count().label("conversations"),
+    sa.func.min(_UNANSWERED.c.since).label("oldest"),
+).group_by(_UNANSWERED.c.agent_id)
 _A = AGENTS.c
 AGENT_ROWS = sa.select(
     _A.id, _A.username, _A.display_name, _A.status, _A.status_reason, _A.status_since, _A.queues
@@ -111,7 +146,10 @@ QUEUE_ROWS = sa.select(
 ).order_by(_Q.id)
 
 
-async def board(session: AsyncSession, now: datetime) -> dict[str, Any]:
+async def board(
+    session: AsyncSession, now: datetime, traffic: TrafficTally | None = None
+) -> dict[str, Any]:
+    """`traffic`: the pushing process's tally (hub/board_traffic.py); None counts the day."""
     start = day_start(now)
     day = {"start": start, "recent": now - timedelta(minutes=30)}
     queues = (await session.execute(QUEUE_ROWS)).all()
@@ -126,13 +164,17 @@ async def board(session: AsyncSession, now: datetime) -> dict[str, Any]:
     work: defaultdict[str | None, list[Any]] = defaultdict(list)
     for i in await session.execute(ASSIGNED):
         work[i.assigned_agent_id].append(i)
+    awaiting = {r.agent_id: r for r in await session.execute(AWAITING_REPLY)}
     return {
         "at": now.isoformat(),
         "queues": [
             _queue(q, per_queue.get(q.id), waiting.get(q.id, (0, None)), agents, now)
             for q in queues
         ],
-        "agents": [_agent(a, handled.get(a.id, 0), work[a.id], now) for a in agents],
+        "agents": [
+            _agent(a, handled.get(a.id, 0), work[a.id], awaiting.get(a.id), now) for a in agents
+        ],
+        "traffic": await (traffic or TrafficTally()).read(session, start, now),
         "hourly": _hourly(hours, depths, start, now),
         "waiting": [
             {
@@ -184,7 +226,10 @@ def _queue(
     }
 
 
-def _agent(a: Any, handled_today: int, work: Sequence[Any], now: datetime) -> dict[str, Any]:
+def _agent(
+    a: Any, handled_today: int, work: Sequence[Any], awaiting: Any, now: datetime
+) -> dict[str, Any]:
+    """`awaiting`: its AWAITING_REPLY row (None: no customer waits for this agent's reply)."""
     return {
         "id": a.id,
         "name": a.display_name or a.username,
@@ -193,6 +238,10 @@ def _agent(a: Any, handled_today: int, work: Sequence[Any], now: datetime) -> di
         "in_state_s": round((now - a.status_since).total_seconds()),
         "work": [{"id": i.id, "channel": i.channel} for i in work],
         "handled_today": handled_today,
+        "awaiting_reply": awaiting.conversations if awaiting else 0,
+        "unanswered_s": round(max((now - awaiting.oldest).total_seconds(), 0.0))
+        if awaiting
+        else None,
     }
 
 

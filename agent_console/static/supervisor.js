@@ -158,6 +158,7 @@
       body: JSON.stringify({ status: status }) });
   }
 
+  const UNANSWERED_ALERT_S = 120;
   let deferred = null;
   function render(b) {
     // Never rebuild the tables under a supervisor choosing where to move something, nor between
@@ -177,6 +178,13 @@
       cell(tr, q.handled); cell(tr, q.abandoned); cell(tr, q.agents_available);
       cell(tr, q.agents_needed, q.agents_needed > q.agents_available ? "bad" : "");
       qs.appendChild(tr);
+    }
+    const ts = $("#traffic tbody"); ts.replaceChildren();
+    for (const t of b.traffic || []) {
+      const tr = document.createElement("tr");
+      cell(tr, t.channel); cell(tr, t.in_today); cell(tr, t.out_today);
+      cell(tr, t.in_recent); cell(tr, t.out_recent);
+      ts.appendChild(tr);
     }
     const ws = $("#waiting tbody"); ws.replaceChildren();
     for (const w of b.waiting) {
@@ -203,6 +211,9 @@
         actions(item, w.id, a.id);
         work.appendChild(item);
       }
+      // Customers waiting for this agent's reply, and for how long the oldest has waited.
+      cell(tr, a.awaiting_reply ? a.awaiting_reply + " (oldest " + secs(a.unanswered_s) + ")" : 0,
+        a.unanswered_s >= UNANSWERED_ALERT_S ? "bad" : "");
       cell(tr, a.handled_today);
       const td = cell(tr, "");
       for (const s of ["available", "away", "offline"]) {

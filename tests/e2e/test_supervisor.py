@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ import pytest
 import socketio
 
 from hub.app import create_app
+from hub.app_keys import SUPERVISORS
+from hub.models import Customer, Interaction, Message
 from tests.e2e.test_console_browser import browser  # noqa: F401  (fixture)
 from tests.support.hubs import PASSWORD, add_agent, hub_of, login, post_sms
 
@@ -68,6 +71,60 @@ async def test_the_board_is_pushed_when_something_changes(client: Any) -> None:
                     break
         assert offered[0]["queue_id"] == "support" and "waited" in offered[0]["why"]
         assert len(board["hourly"]) == 24
+        # A message changes no queue or agent figure, but the floor's traffic: pushed too.
+        await post_sms(client, "SMsup2", "+14155550123", "are you there?")
+        async with asyncio.timeout(10):
+            while True:
+                board = await boards.get()
+                sms = [t for t in board["traffic"] if t["channel"] == "sms"]
+                if sms and sms[0]["in_today"] == 2:
+                    break
+        assert sms[0]["in_recent"] == 2 and sms[0]["out_today"] == 0
+    finally:
+        await sio.disconnect()
+
+
+async def test_a_ticking_clock_alone_pushes_no_board(
+    aiohttp_client: Any, make_settings: Callable[..., Any]
+) -> None:
+    """The times in state and since the oldest unanswered message tick every second; pushing
+    the board for them alone would push every tick to every supervisor."""
+    now = [datetime(2026, 11, 23, 10, 0, tzinfo=UTC)]
+    client = await aiohttp_client(create_app(make_settings(), clock=lambda: now[0]))
+    hub = hub_of(client)
+    await add_agent(hub, "sam", role="supervisor")
+    alice = await add_agent(hub, "alice", available=True)
+    sio, boards = await connect(client, await login(client, "sam"))
+    try:
+        await asyncio.wait_for(boards.get(), 10)
+        customer = Customer(name="Visitor")
+        chat = Interaction(
+            customer_id=customer.id, channel="chat", state="assigned", assigned_agent_id=alice.id
+        )
+
+        def line(text: str) -> Message:
+            return Message(
+                interaction_id=chat.id,
+                channel="chat",
+                direction="in",
+                body=text,
+                created_at=now[0] - timedelta(seconds=30),
+            )
+
+        async with hub.store.transaction() as s:
+            s.add_all([customer, chat, line("hello")])
+        supervisors = client.app[SUPERVISORS]
+        await supervisors.push()
+        pushed = await asyncio.wait_for(boards.get(), 10)
+        (mine,) = [a for a in pushed["agents"] if a["id"] == alice.id]
+        assert (mine["awaiting_reply"], mine["unanswered_s"]) == (1, 30)
+        now[0] += timedelta(seconds=5)
+        await supervisors.push()  # only the clocks moved: nothing to push
+        async with hub.store.transaction() as s:
+            s.add(line("anyone?"))
+        await supervisors.push()
+        pushed = await asyncio.wait_for(boards.get(), 10)
+        assert pushed["traffic"][0]["in_today"] == 2  # not the push the clock would have made
     finally:
         await sio.disconnect()
 
@@ -98,6 +155,10 @@ async def test_the_board_in_the_browser(client: Any, browser: Any) -> None:  # n
         await page.wait_for_function(
             "() => [...document.querySelectorAll('#queues tbody tr')].some("
             "r => r.children[0].textContent === 'Support' && r.children[1].textContent === '1')"
+        )
+        await page.wait_for_function(
+            "() => [...document.querySelectorAll('#traffic tbody tr')].some("
+            "r => r.children[0].textContent === 'sms' && r.children[1].textContent === '1')"
         )
         await page.wait_for_selector("#hourly")
         if os.environ.get("CRMHUB_SCREENSHOTS"):

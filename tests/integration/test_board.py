@@ -15,7 +15,7 @@ import pytest
 from hub.app import create_app
 from hub.board import board, day_start
 from hub.context import Hub
-from hub.models import Agent, Customer, Interaction, Queue
+from hub.models import Agent, Customer, Interaction, Message, Queue
 from routing.erlang import agents_needed
 from tests.support.hubs import hub_of
 
@@ -83,7 +83,62 @@ async def test_queue_depth_counts_who_is_still_waiting_at_each_hour_end(hub: Hub
     assert got["waiting"][0]["waited_s"] == 16200
 
 
-def random_day(rng: random.Random) -> tuple[list[Queue], list[Agent], list[Interaction]]:
+async def test_a_customer_waits_for_a_reply_from_their_first_unanswered_message(hub: Hub) -> None:
+    """Per agent: conversations whose last word is the customer's, and the oldest such word's age;
+    the floor's messages per channel, today and in the last 15 minutes."""
+    now = START + timedelta(hours=13)
+
+    def msg(n: int, interaction_id: str, direction: str, minutes_ago: float, ch: str) -> Message:
+        created = now - timedelta(minutes=minutes_ago)
+        return Message(
+            id=f"m{n}",
+            interaction_id=interaction_id,
+            channel=ch,
+            direction=direction,
+            created_at=created,
+        )
+
+    await store(
+        hub,
+        Agent(id="a1", username="ann", status="available"),
+        Agent(id="a2", username="bob", status="available"),
+        interaction(1, 12.0, 12.0, channel="chat", assigned_agent_id="a1"),
+        interaction(2, 12.0, 12.0, channel="email", assigned_agent_id="a1"),
+        interaction(3, 12.0, 12.0, channel="voice", assigned_agent_id="a2"),
+        interaction(4, 12.0, 12.0, channel="sms", assigned_agent_id="a2", state="closed"),
+    )
+    await store(
+        hub,
+        # i1: asked, answered, then asked twice more: waiting since the first of the two.
+        msg(1, "i1", "in", 30, "chat"),
+        msg(2, "i1", "out", 20, "chat"),
+        msg(3, "i1", "in", 10, "chat"),
+        msg(4, "i1", "in", 5, "chat"),
+        # i2: answered: nobody waits.
+        msg(5, "i2", "in", 60, "email"),
+        msg(6, "i2", "out", 50, "email"),
+        # A call's voicemail and a closed conversation's last word wait for no one.
+        msg(7, "i3", "in", 40, "voice"),
+        msg(8, "i4", "in", 40, "sms"),
+        msg(9, "i4", "in", 24 * 60, "sms"),  # yesterday's: not today's traffic
+    )
+    async with hub.store.session() as s:
+        got = await board(s, now)
+    ann, bob = got["agents"]
+    assert (ann["awaiting_reply"], ann["unanswered_s"]) == (1, 600)
+    assert (bob["awaiting_reply"], bob["unanswered_s"]) == (0, None)
+    assert got["traffic"] == [
+        {"channel": "chat", "in_today": 3, "out_today": 1, "in_recent": 2, "out_recent": 0},
+        {"channel": "email", "in_today": 1, "out_today": 1, "in_recent": 0, "out_recent": 0},
+        {"channel": "sms", "in_today": 1, "out_today": 0, "in_recent": 0, "out_recent": 0},
+        {"channel": "voice", "in_today": 1, "out_today": 0, "in_recent": 0, "out_recent": 0},
+    ]
+
+
+Day = tuple[list[Queue], list[Agent], list[Interaction], list[Message]]
+
+
+def random_day(rng: random.Random) -> Day:
     queues = [
         Queue(id="support", answer_target_s=20.0, avg_handle_s=240.0),
         Queue(id="sales", name="Sales", answer_target_s=30.0, service_level_pct=90.0),
@@ -130,19 +185,33 @@ def random_day(rng: random.Random) -> tuple[list[Queue], list[Agent], list[Inter
                 priority_explain=f"why {n}",
             )
         )
-    return queues, agents, rows
+    messages = [
+        Message(
+            id=f"m{n:03d}-{k}",
+            interaction_id=i.id,
+            channel=i.channel,
+            direction=rng.choice(["in", "in", "out"]),
+            # Some at the same millisecond as another: a reply then does not answer it.
+            created_at=at_ms(rng.choice([rng.uniform(-2, 13.5), 13.0, 13.4])),
+        )
+        for n, i in enumerate(rows)
+        for k in range(rng.randint(0, 4))
+    ]
+    return queues, agents, rows, messages
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_the_database_counts_what_the_row_by_row_board_counted(hub: Hub, seed: int) -> None:
-    queues, agents, rows = random_day(random.Random(seed))
-    expected = reference_board(queues, agents, rows, NOW)
+    queues, agents, rows, messages = random_day(random.Random(seed))
+    expected = reference_board(queues, agents, rows, messages, NOW)
     await store(hub, *queues, *agents, *rows)
+    await store(hub, *messages)
     async with hub.store.session() as s:
         got = await board(s, NOW)
     assert got["hourly"] == expected["hourly"]
     assert got["agents"] == expected["agents"]
     assert got["waiting"] == expected["waiting"]
+    assert got["traffic"] == expected["traffic"]
     for mine, theirs in zip(got["queues"], expected["queues"], strict=True):
         # The average wait is a sum of float seconds in the database: equal to 0.1 s.
         assert (mine["asa_s"] is None) == (theirs["asa_s"] is None)
@@ -151,7 +220,11 @@ async def test_the_database_counts_what_the_row_by_row_board_counted(hub: Hub, s
 
 
 def reference_board(
-    queues: Sequence[Queue], agents: Sequence[Agent], rows: Sequence[Interaction], now: datetime
+    queues: Sequence[Queue],
+    agents: Sequence[Agent],
+    rows: Sequence[Interaction],
+    messages: Sequence[Message],
+    now: datetime,
 ) -> dict[str, Any]:
     """The board as it was computed before the database counted it: every interaction of the
     day read into Python (hub/board.py up to 8ed7137), the same figures by other means."""
@@ -166,6 +239,26 @@ def reference_board(
         if i.state == "assigned" and i.assigned_agent_id:
             work[i.assigned_agent_id].append({"id": i.id, "channel": i.channel})
     targets = {q.id: q.answer_target_s for q in queues}
+    # Awaiting a reply: inbound messages after the conversation's last outbound one.
+    unanswered: dict[str, list[Message]] = {a.id: [] for a in agents}
+    for i in rows:
+        if i.state != "assigned" or i.channel == "voice" or not i.assigned_agent_id:
+            continue
+        mine = [m for m in messages if m.interaction_id == i.id]
+        outs = [m.created_at for m in mine if m.direction == "out"]
+        unanswered[i.assigned_agent_id] += [
+            m for m in mine if m.direction == "in" and (not outs or m.created_at > max(outs))
+        ]
+    traffic: dict[str, dict[str, Any]] = {}
+    for m in messages:
+        if m.created_at < start:
+            continue
+        t = traffic.setdefault(
+            m.channel,
+            {"channel": m.channel, "in_today": 0, "out_today": 0, "in_recent": 0, "out_recent": 0},
+        )
+        t[f"{m.direction}_today"] += 1
+        t[f"{m.direction}_recent"] += m.created_at >= now - timedelta(minutes=15)
 
     def queue(q: Queue) -> dict[str, Any]:
         mine = [i for i in today if i.queue_id == q.id and i.direction == "in"]
@@ -238,9 +331,16 @@ def reference_board(
                 "in_state_s": round((now - a.status_since).total_seconds()),
                 "work": work[a.id],
                 "handled_today": handled[a.id],
+                "awaiting_reply": len({m.interaction_id for m in unanswered[a.id]}),
+                "unanswered_s": round(
+                    (now - min(m.created_at for m in unanswered[a.id])).total_seconds()
+                )
+                if unanswered[a.id]
+                else None,
             }
             for a in sorted(agents, key=lambda a: a.username)
         ],
+        "traffic": [traffic[c] for c in sorted(traffic)],
         "hourly": hourly,
         "waiting": [
             {
@@ -276,3 +376,47 @@ async def test_the_days_counts_read_only_the_day(tmp_path: Any) -> None:
                 assert "SCAN interactions" not in steps, steps
     finally:
         await store.close()
+
+
+async def test_the_traffic_tally_counts_the_settled_day_once(hub: Hub) -> None:
+    """hub/board_traffic.py: a tally counts the settled part of the day once and then only what
+    came after; what commits later than SETTLE after its timestamp shows at the next recount."""
+    from hub.board_traffic import RECOUNT, TrafficTally
+
+    t0 = START + timedelta(hours=10)
+    await store(hub, interaction(1, 9.0, 9.0, channel="chat"))
+
+    def line(n: int, at: datetime, direction: str = "in") -> Message:
+        return Message(
+            id=f"t{n}", interaction_id="i1", channel="chat", direction=direction, created_at=at
+        )
+
+    async def read(tally: TrafficTally, now: datetime) -> tuple[int, int, int]:
+        async with hub.store.session() as s:
+            (chat,) = await tally.read(s, day_start(now), now)
+        return chat["in_today"], chat["out_today"], chat["in_recent"]
+
+    await store(
+        hub,
+        line(1, START - timedelta(minutes=1)),  # yesterday
+        line(2, START + timedelta(hours=2)),
+        line(3, t0 - timedelta(minutes=16)),
+        line(4, t0 - timedelta(minutes=5), "out"),
+        line(5, t0 - timedelta(minutes=1)),
+    )
+    tally = TrafficTally()
+    assert await read(tally, t0) == (3, 1, 1)
+    assert tally.settled_until == t0 - timedelta(minutes=17)
+    await store(
+        hub,
+        line(6, t0 + timedelta(seconds=30)),  # live
+        line(7, t0 - timedelta(hours=1)),  # committed an hour late: settled already
+    )
+    t1 = t0 + timedelta(minutes=1)
+    assert await read(tally, t1) == (4, 1, 2)  # line 3 has left the last 15 minutes
+    assert await read(TrafficTally(), t1) == (5, 1, 2)  # a fresh tally counts the whole day
+    assert await read(tally, t0 + RECOUNT) == (5, 1, 2)
+    # A new day starts from zero; a clock that went back starts over too.
+    async with hub.store.session() as s:
+        assert await tally.read(s, START + timedelta(days=1), START + timedelta(days=1)) == []
+    assert await read(tally, t1) == (5, 1, 2)
