@@ -104,32 +104,24 @@ HANDLED = (
 )
 ASSIGNED = sa.select(_I.id, _I.channel, _I.assigned_agent_id).where(_I.state == "assigned")
 _M = MESSAGES.c
-# Conversations whose customer is waiting for the agent's reply: an inbound message after the
-# last outbound one (a live call has no reply to wait for). Per agent: how many, and since when
-# the oldest unanswered message waits. One pass with a window for the last reply: a grouped
-# subquery joined back to the messages measured twice the time on PostgreSQL (B2's floor).
-_LAST_OUT = sa.func.max(sa.case((_M.direction == "out", _M.created_at))).over(
-    partition_by=_M.interaction_id
-)
-_LINES = (
-    sa.select(
-        _I.assigned_agent_id.label("agent_id"),
-        _M.interaction_id,
-        _M.direction,
-        _M.created_at,
-        _LAST_OUT.label("last_out"),
-    )
-    .select_from(MESSAGES.join(INTERACTIONS, _I.id == _M.interaction_id))
-    .where(_I.state == "assigned", _I.channel != "voice")
-    .subquery()
+# Conversations whose customer is waiting for the agent's reply: an inbound message with no
+# reply at or after it (a reply that failed to go out is none, nor is an internal note; a live
+# call has no reply to wait for). Per agent: how many, and since when the oldest unanswered
+# message waits. Asked per inbound line with one seek of the (interaction_id, direction,
+# created_at) index: a window over every message for each conversation's last reply took 2-3 x
+# as long on SQLite, where the board runs on the hub's own thread (B2's floor).
+_R = MESSAGES.alias("reply")
+_ANSWERED_LATER = sa.exists().where(
+    _R.c.interaction_id == _M.interaction_id,
+    _R.c.direction == "out",
+    _R.c.status != "failed",
+    _R.c.created_at >= _M.created_at,
 )
 _UNANSWERED = (
-    sa.select(_LINES.c.agent_id, sa.func.min(_LINES.c.created_at).label("since"))
-    .where(
-        _LINES.c.direction == "in",
-        sa.or_(_LINES.c.last_out.is_(None), _LINES.c.created_at > _LINES.c.last_out),
-    )
-    .group_by(_LINES.c.agent_id, _LINES.c.interaction_id)
+    sa.select(_I.assigned_agent_id.label("agent_id"), sa.func.min(_M.created_at).label("since"))
+    .select_from(MESSAGES.join(INTERACTIONS, _I.id == _M.interaction_id))
+    .where(_I.state == "assigned", _I.channel != "voice", _M.direction == "in", ~_ANSWERED_LATER)
+    .group_by(_I.assigned_agent_id, _M.interaction_id)
     .subquery()
 )
 AWAITING_REPLY = sa.select(

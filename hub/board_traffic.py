@@ -25,7 +25,10 @@ SETTLE = timedelta(minutes=2)
 RECOUNT = timedelta(minutes=10)
 
 _M = MESSAGES.c
-_SINCE = _M.created_at >= sa.bindparam("since", type_=UTCDateTime)
+# Customers' and agents' lines: an internal note (direction "note") is not traffic.
+_SINCE = sa.and_(
+    _M.created_at >= sa.bindparam("since", type_=UTCDateTime), _M.direction.in_(("in", "out"))
+)
 SETTLED = (
     sa.select(_M.channel, _M.direction, sa.func.count())
     .where(_SINCE, _M.created_at < sa.bindparam("until", type_=UTCDateTime))
@@ -92,13 +95,9 @@ class TrafficTally:
             )
 
         for (channel, direction), n in self.settled.items():
-            entry(channel)[f"{_side(direction)}_today"] += n
+            entry(channel)[f"{direction}_today"] += n
         for r in live:
             c = entry(r.channel)
-            c[f"{_side(r.direction)}_today"] += r.total
-            c[f"{_side(r.direction)}_recent"] += r.recent
+            c[f"{r.direction}_today"] += r.total
+            c[f"{r.direction}_recent"] += r.recent
         return [per[k] for k in sorted(per)]
-
-
-def _side(direction: str) -> str:
-    return "in" if direction == "in" else "out"

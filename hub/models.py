@@ -226,9 +226,15 @@ class Message(SQLModel, table=True):
     __tablename__ = "messages"
     __table_args__ = (
         sa.UniqueConstraint("channel", "provider_ref", name="uq_message_provider_ref"),
+        # The board asks, for each inbound line of a live conversation, whether a reply came at
+        # or after it: one seek with all three (hub/board.py AWAITING_REPLY). Its interaction_id
+        # prefix serves every read of a conversation's messages.
+        sa.Index(
+            "ix_messages_interaction_direction_created", "interaction_id", "direction", "created_at"
+        ),
     )
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
-    interaction_id: str = Field(foreign_key="interactions.id", index=True, max_length=32)
+    interaction_id: str = Field(foreign_key="interactions.id", max_length=32)
     channel: str = Field(max_length=16)
     direction: str = Field(max_length=8)  # in | out
     provider_ref: str | None = Field(default=None, max_length=200)  # MessageSid, Message-ID

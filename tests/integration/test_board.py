@@ -88,7 +88,9 @@ async def test_a_customer_waits_for_a_reply_from_their_first_unanswered_message(
     the floor's messages per channel, today and in the last 15 minutes."""
     now = START + timedelta(hours=13)
 
-    def msg(n: int, interaction_id: str, direction: str, minutes_ago: float, ch: str) -> Message:
+    def msg(
+        n: int, interaction_id: str, direction: str, minutes_ago: float, ch: str, **kw: Any
+    ) -> Message:
         created = now - timedelta(minutes=minutes_ago)
         return Message(
             id=f"m{n}",
@@ -96,6 +98,7 @@ async def test_a_customer_waits_for_a_reply_from_their_first_unanswered_message(
             channel=ch,
             direction=direction,
             created_at=created,
+            **kw,
         )
 
     await store(
@@ -114,9 +117,12 @@ async def test_a_customer_waits_for_a_reply_from_their_first_unanswered_message(
         msg(2, "i1", "out", 20, "chat"),
         msg(3, "i1", "in", 10, "chat"),
         msg(4, "i1", "in", 5, "chat"),
-        # i2: answered: nobody waits.
+        msg(10, "i1", "note", 1, "chat", status="internal"),  # a colleague's note: no reply
+        # i2: answered, asked again, and the answer failed to go out: waiting since the ask.
         msg(5, "i2", "in", 60, "email"),
         msg(6, "i2", "out", 50, "email"),
+        msg(11, "i2", "in", 45, "email"),
+        msg(12, "i2", "out", 40, "email", status="failed"),
         # A call's voicemail and a closed conversation's last word wait for no one.
         msg(7, "i3", "in", 40, "voice"),
         msg(8, "i4", "in", 40, "sms"),
@@ -125,11 +131,11 @@ async def test_a_customer_waits_for_a_reply_from_their_first_unanswered_message(
     async with hub.store.session() as s:
         got = await board(s, now)
     ann, bob = got["agents"]
-    assert (ann["awaiting_reply"], ann["unanswered_s"]) == (1, 600)
+    assert (ann["awaiting_reply"], ann["unanswered_s"]) == (2, 2700)
     assert (bob["awaiting_reply"], bob["unanswered_s"]) == (0, None)
     assert got["traffic"] == [
         {"channel": "chat", "in_today": 3, "out_today": 1, "in_recent": 2, "out_recent": 0},
-        {"channel": "email", "in_today": 1, "out_today": 1, "in_recent": 0, "out_recent": 0},
+        {"channel": "email", "in_today": 2, "out_today": 2, "in_recent": 0, "out_recent": 0},
         {"channel": "sms", "in_today": 1, "out_today": 0, "in_recent": 0, "out_recent": 0},
         {"channel": "voice", "in_today": 1, "out_today": 0, "in_recent": 0, "out_recent": 0},
     ]
@@ -190,7 +196,8 @@ def random_day(rng: random.Random) -> Day:
             id=f"m{n:03d}-{k}",
             interaction_id=i.id,
             channel=i.channel,
-            direction=rng.choice(["in", "in", "out"]),
+            direction=rng.choice(["in", "in", "out", "out", "note"]),
+            status=rng.choice(["received", "sent", "failed"]),
             # Some at the same millisecond as another: a reply then does not answer it.
             created_at=at_ms(rng.choice([rng.uniform(-2, 13.5), 13.0, 13.4])),
         )
@@ -245,13 +252,13 @@ def reference_board(
         if i.state != "assigned" or i.channel == "voice" or not i.assigned_agent_id:
             continue
         mine = [m for m in messages if m.interaction_id == i.id]
-        outs = [m.created_at for m in mine if m.direction == "out"]
+        outs = [m.created_at for m in mine if m.direction == "out" and m.status != "failed"]
         unanswered[i.assigned_agent_id] += [
             m for m in mine if m.direction == "in" and (not outs or m.created_at > max(outs))
         ]
     traffic: dict[str, dict[str, Any]] = {}
     for m in messages:
-        if m.created_at < start:
+        if m.created_at < start or m.direction == "note":
             continue
         t = traffic.setdefault(
             m.channel,
@@ -360,7 +367,7 @@ def reference_board(
 async def test_the_days_counts_read_only_the_day(tmp_path: Any) -> None:
     """Every push tick counts the day's interactions: through the created_at index, never a
     scan of every interaction ever stored (SQLite's query plan)."""
-    from hub.board import DEPTHS, HANDLED, HOURS, QUEUE_DAY
+    from hub.board import AWAITING_REPLY, DEPTHS, HANDLED, HOURS, QUEUE_DAY
     from hub.store import Store
 
     store = Store(f"sqlite+aiosqlite:///{tmp_path / 'plan.db'}")
@@ -374,6 +381,15 @@ async def test_the_days_counts_read_only_the_day(tmp_path: Any) -> None:
                 steps = " | ".join(str(row[-1]) for row in plan.all())
                 assert "ix_interactions_created_at" in steps, steps
                 assert "SCAN interactions" not in steps, steps
+            # Who awaits a reply: the live conversations, then one index seek per inbound line
+            # for a reply at or after it; never a scan of every message stored.
+            compiled = AWAITING_REPLY.compile(conn.sync_engine)
+            values = (None,) * len(compiled.positiontup or [])
+            plan = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", values)
+            steps = " | ".join(str(row[-1]) for row in plan.all())
+            assert "SEARCH interactions USING INDEX ix_interactions_state_closed_at" in steps, steps
+            assert steps.count("ix_messages_interaction_direction_created") == 2, steps
+            assert "SCAN messages" not in steps and "SCAN reply" not in steps, steps
     finally:
         await store.close()
 
