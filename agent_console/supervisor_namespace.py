@@ -55,7 +55,7 @@ class SupervisorNamespace(GuardedNamespace):
         await self.save_session(sid, {"token": token})
         await self.enter_room(sid, ROOM)
         self.watchers += 1
-        async with self.hub.store.session() as session:
+        async with self.hub.store.report_session() as session:
             await self.emit("board", await board(session, self.hub.now(), self.traffic), to=sid)
 
     async def _supervisor(self, sid: str) -> Agent:
@@ -128,7 +128,7 @@ class SupervisorNamespace(GuardedNamespace):
         something changed; never one refetch per event."""
         if not self.watchers:
             return
-        async with self.hub.store.session() as session:
+        async with self.hub.store.report_session() as session:
             data = await board(session, self.hub.now(), self.traffic)
         stable = {k: v for k, v in data.items() if k not in ("at", "agents")}
         # Clocks that tick every second are not changes; the counts behind them are.

@@ -50,6 +50,19 @@ class Store:
         self._fanout_sessions = async_sessionmaker(
             fanout, class_=AsyncSession, expire_on_commit=False, autoflush=False
         )
+        # Long reads (the supervisor board every 2 s, reports) on SQLite run on aiosqlite's own
+        # thread, on read-only connections: inline they ran on the hub's event loop, whose one
+        # core B2 already saturates, and sqlite3 lets go of the GIL while a statement runs, so
+        # on a thread they use the other core. A reader never takes SQLite's write lock (WAL),
+        # so inline execution's one rule (no second writer in this process) still holds.
+        self.report_engine: AsyncEngine = self.engine
+        report = reader
+        if self.checkpointer is not None:
+            self.report_engine = make_report_engine(url)
+            report = self.report_engine
+        self._report_sessions = async_sessionmaker(
+            report, class_=AsyncSession, expire_on_commit=False, autoflush=False
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -74,6 +87,12 @@ class Store:
         async with self._fanout_sessions() as session:
             yield session
 
+    @asynccontextmanager
+    async def report_session(self) -> AsyncIterator[AsyncSession]:
+        """A read-only session for long reads, off the event loop's thread on SQLite."""
+        async with self._report_sessions() as session:
+            yield session
+
     async def migrate(self) -> None:
         async with self.engine.begin() as conn:
             await conn.run_sync(run_migrations)
@@ -88,6 +107,8 @@ class Store:
             self.checkpointer.stop()
         if self.fanout_engine is not self.engine:
             await self.fanout_engine.dispose()
+        if self.report_engine is not self.engine:
+            await self.report_engine.dispose()
 
 
 # The broadcaster's DISPATCH_CONCURRENCY (a fixed pool, like the shared one).
@@ -132,6 +153,24 @@ def make_engine(
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def make_report_engine(url: str) -> AsyncEngine:
+    """aiosqlite as published (a thread per connection), two connections, writes refused."""
+    engine = create_async_engine(
+        url, pool_size=REPORT_POOL, max_overflow=0, connect_args={"timeout": 30}
+    )
+    event.listen(engine.sync_engine, "connect", _report_pragmas)
+    return engine
+
+
+REPORT_POOL = 2
+
+
+def _report_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

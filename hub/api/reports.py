@@ -18,7 +18,7 @@ async def reports(request: web.Request) -> web.Response:
     hub = hub_of(request)
     first, last = parse_range(request.query.get("from"), request.query.get("to"), hub.now().date())
     by = request.query.get("by", "day")
-    async with hub.store.session() as session:
+    async with hub.store.report_session() as session:  # off the loop's thread on SQLite
         rows = await report(session, first, last, by)
     if request.query.get("format", "json") != "csv":
         return web.json_response(

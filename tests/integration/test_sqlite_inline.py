@@ -8,6 +8,7 @@ import sqlite3
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -210,3 +211,44 @@ async def test_commits_leave_checkpoints_to_the_thread(store: Store, tmp_path: P
     assert database.stat().st_size > before + 3_000_000
     await store.close()
     assert not checkpointer.running  # stopped with the store
+
+
+# A statement that keeps SQLite busy for a while: counting to three million.
+SLOW_COUNT = sa.text(
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000000) "
+    "SELECT count(*) FROM n"
+)
+
+
+async def loop_turns_during(read: AsyncIterator[Any]) -> tuple[int, int]:
+    """How often the loop turned while `read` ran its slow statement, and its result."""
+    turns = 0
+    done = asyncio.Event()
+
+    async def spin() -> None:
+        nonlocal turns
+        while not done.is_set():
+            turns += 1
+            await asyncio.sleep(0)
+
+    spinner = asyncio.create_task(spin())
+    await asyncio.sleep(0)
+    try:
+        async with read as session:
+            counted = (await session.execute(SLOW_COUNT)).scalar_one()
+    finally:
+        done.set()
+        await spinner
+    return turns, counted
+
+
+async def test_long_reads_run_off_the_loops_thread_and_cannot_write(store: Store) -> None:
+    """The board's and the reports' reads (`report_session`) on SQLite: the loop goes on
+    turning while they run, where an inline statement holds it for its whole length."""
+    inline_turns, counted = await loop_turns_during(store.session())
+    assert counted == 3_000_000 and inline_turns <= 20
+    report_turns, counted = await loop_turns_during(store.report_session())
+    assert counted == 3_000_000 and report_turns > 1000
+    async with store.report_session() as session:
+        with pytest.raises(sa.exc.OperationalError, match="readonly"):
+            await session.execute(sa.insert(SCRATCH).values(id="x"))
