@@ -33,6 +33,17 @@ def _text(data: Any, name: str, *, required: bool = True) -> str:
     return value
 
 
+def stable_part(board: dict[str, Any]) -> dict[str, Any]:
+    """What a push compares: clocks that tick every second are not changes; the counts behind
+    them are."""
+    stable = {k: v for k, v in board.items() if k not in ("at", "agents")}
+    stable["agents"] = [
+        {k: v for k, v in a.items() if k not in ("in_state_s", "unanswered_s")}
+        for a in board["agents"]
+    ]
+    return stable
+
+
 class SupervisorNamespace(GuardedNamespace):
     def __init__(self, hub: Hub) -> None:
         super().__init__(SUPERVISOR_NS)
@@ -130,15 +141,12 @@ class SupervisorNamespace(GuardedNamespace):
             return
         async with self.hub.store.report_session() as session:
             data = await board(session, self.hub.now(), self.traffic)
-        stable = {k: v for k, v in data.items() if k not in ("at", "agents")}
-        # Clocks that tick every second are not changes; the counts behind them are.
-        stable["agents"] = [
-            {k: v for k, v in a.items() if k not in ("in_state_s", "unanswered_s")}
-            for a in data["agents"]
-        ]
         digest = hashlib.sha256(
-            json.dumps(stable, sort_keys=True, default=str).encode()
+            json.dumps(stable_part(data), sort_keys=True, default=str).encode()
         ).hexdigest()
         if digest != self._last:
             self._last = digest
-            await self.emit("board", data, room=ROOM)
+            # To this process's own watchers only: every process with watchers pushes, and
+            # through the Redis manager each push reached every supervisor of the cluster, so
+            # with two processes each supervisor got every board twice.
+            await self.emit("board", data, room=ROOM, ignore_queue=True)

@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import socketio
 from sqlmodel import select
 
 from hub.app import build_hub
@@ -24,6 +25,7 @@ from tests.support.twilio_signing import sms_form, twilio_signature
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 AGENTS = 6
+BOARD_TICK_S = 2.0  # hub/app.py's board loop
 
 
 async def post_sms(http: aiohttp.ClientSession, base: str, n: int) -> int:
@@ -64,6 +66,21 @@ def check_offers(offers: list[Offer], agents: list[Agent], its: list[Interaction
         assert held[agent.id] <= agent.capacity.get("sms", 0)
 
 
+def cluster_env(pg_url: str, redis_url: str, redis_prefix: str) -> dict[str, str]:
+    return {
+        "CRMHUB_DATABASE_URL": pg_url,
+        "CRMHUB_REDIS_URL": redis_url,
+        "CRMHUB_REDIS_PREFIX": redis_prefix,
+        "CRMHUB_PUBLIC_BASE_URL": TEST_PUBLIC_URL,
+        "CRMHUB_TWILIO__AUTH_TOKEN": TEST_AUTH_TOKEN,
+        "CRMHUB_TWILIO__API_BASE_URL": "http://127.0.0.1:9",
+        "CRMHUB_ROUTING__TICK_S": "0.2",
+        "CRMHUB_ROUTING__OFFER_TIMEOUT_S": "3",
+        "CRMHUB_ROUTING__MAX_MISSED_OFFERS": "100",
+        "CRMHUB_LOG_LEVEL": "WARNING",
+    }
+
+
 async def snapshot(hub: Any) -> tuple[list[Offer], list[Agent], list[Interaction]]:
     async with hub.store.session() as s:
         offers = list((await s.exec(select(Offer))).all())
@@ -82,18 +99,7 @@ async def test_two_processes_never_double_offer_and_survive_a_crash(
             assert row is not None
             row.capacity = {"sms": 2}
             s.add(row)
-    env = {
-        "CRMHUB_DATABASE_URL": pg_url,
-        "CRMHUB_REDIS_URL": redis_url,
-        "CRMHUB_REDIS_PREFIX": redis_prefix,
-        "CRMHUB_PUBLIC_BASE_URL": TEST_PUBLIC_URL,
-        "CRMHUB_TWILIO__AUTH_TOKEN": TEST_AUTH_TOKEN,
-        "CRMHUB_TWILIO__API_BASE_URL": "http://127.0.0.1:9",
-        "CRMHUB_ROUTING__TICK_S": "0.2",
-        "CRMHUB_ROUTING__OFFER_TIMEOUT_S": "3",
-        "CRMHUB_ROUTING__MAX_MISSED_OFFERS": "100",
-        "CRMHUB_LOG_LEVEL": "WARNING",
-    }
+    env = cluster_env(pg_url, redis_url, redis_prefix)
     a, b = HubProcess(env), HubProcess(env)
     await asyncio.gather(a.start(), b.start())
     consoles: list[AgentClient] = []
@@ -141,3 +147,67 @@ async def test_two_processes_never_double_offer_and_survive_a_crash(
         a.kill()
         await b.stop()
         await hub.store.close()
+
+
+async def test_each_supervisor_gets_each_board_once(
+    make_settings: Callable[..., Any], pg_url: str, redis_url: str, redis_prefix: str
+) -> None:
+    """Each process pushes the board to its own watchers: through the Redis manager a push
+    reached every supervisor of the cluster, so with a supervisor on each of two processes
+    each got every board twice (two identical boards in a row)."""
+    hub = build_hub(make_settings(database_url=pg_url))
+    alice = await add_agent(hub, "alice")
+    for n in range(2):
+        await add_agent(hub, f"boss{n}", role="supervisor")
+    env = cluster_env(pg_url, redis_url, redis_prefix)
+    a, b = HubProcess(env), HubProcess(env)
+    await asyncio.gather(a.start(), b.start())
+    seen: list[list[dict[str, Any]]] = [[], []]
+    news = asyncio.Event()
+    clients: list[socketio.AsyncClient] = []
+    try:
+        async with aiohttp.ClientSession() as http:
+            for n, proc in enumerate((a, b)):
+                sio = socketio.AsyncClient(reconnection=False)
+
+                def on_board(data: Any, n: int = n) -> None:
+                    seen[n].append(data)
+                    news.set()
+
+                sio.on("board", on_board, namespace="/supervisor")
+                await sio.connect(
+                    proc.url,
+                    namespaces=["/supervisor"],
+                    auth={"token": await login(http, proc.url, f"boss{n}")},
+                    transports=["websocket"],
+                    wait_timeout=10,
+                )
+                clients.append(sio)
+            token = await login(http, a.url, "boss0")
+
+            def status_seen(board: dict[str, Any]) -> str:
+                return next(x["status"] for x in board["agents"] if x["id"] == alice.id)
+
+            for status in ("available", "away"):
+                before = [len(boards) for boards in seen]
+                async with http.patch(
+                    f"{a.url}/api/agents/{alice.id}",
+                    json={"status": status},
+                    headers={"Authorization": f"Bearer {token}"},
+                ) as resp:
+                    assert resp.status == 200, await resp.text()
+                async with asyncio.timeout(20):
+                    while not all(b and status_seen(b[-1]) == status for b in seen):
+                        news.clear()
+                        await news.wait()
+                # Both processes push on their own 2 s tick: within one more tick the second
+                # has seen the change too. What is checked is that no second board comes, an
+                # absence no event announces, hence the bounded wait.
+                await asyncio.sleep(BOARD_TICK_S + 0.5)
+                for n, boards in enumerate(seen):
+                    showing = [x for x in boards[before[n] :] if status_seen(x) == status]
+                    assert len(showing) == 1, f"supervisor {n}: {len(showing)} boards"
+    finally:
+        for sio in clients:
+            await sio.disconnect()
+        await asyncio.gather(a.stop(), b.stop())
