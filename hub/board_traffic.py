@@ -10,6 +10,7 @@ long."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,9 +53,12 @@ LIVE = (
 
 
 class TrafficTally:
-    """One per process that pushes the board; not shared, so no locking."""
+    """One per process that pushes the board. Reads take turns: a supervisor connecting during a
+    push tick reads too, and two reads adding the same settled stretch would count it twice
+    until the next recount."""
 
     def __init__(self) -> None:
+        self._turn = asyncio.Lock()
         self.day: datetime | None = None
         self.settled_until: datetime | None = None
         self.recounted_at: datetime | None = None
@@ -64,6 +68,12 @@ class TrafficTally:
         self, session: AsyncSession, day: datetime, now: datetime
     ) -> list[dict[str, Any]]:
         """Per channel: messages in and out since `day` (today's start) and in the last RECENT."""
+        async with self._turn:
+            return await self._read(session, day, now)
+
+    async def _read(
+        self, session: AsyncSession, day: datetime, now: datetime
+    ) -> list[dict[str, Any]]:
         if (
             self.day != day
             or self.recounted_at is None

@@ -4,6 +4,7 @@ the board used before (it read the whole day every 2 s), on random days."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -432,6 +433,16 @@ async def test_the_traffic_tally_counts_the_settled_day_once(hub: Hub) -> None:
     assert await read(tally, t1) == (4, 1, 2)  # line 3 has left the last 15 minutes
     assert await read(TrafficTally(), t1) == (5, 1, 2)  # a fresh tally counts the whole day
     assert await read(tally, t0 + RECOUNT) == (5, 1, 2)
+    # Two reads at once (a supervisor connecting during a push tick) count the day once.
+    racing = TrafficTally()
+
+    async def read_off_loop(now: datetime) -> tuple[int, int, int]:
+        async with hub.store.report_session() as s:  # statements that really yield
+            (chat,) = await racing.read(s, day_start(now), now)
+        return chat["in_today"], chat["out_today"], chat["in_recent"]
+
+    assert await asyncio.gather(read_off_loop(t1), read_off_loop(t1)) == [(5, 1, 2)] * 2
+    assert await read(racing, t1 + timedelta(seconds=2)) == (5, 1, 2)
     # A new day starts from zero; a clock that went back starts over too.
     async with hub.store.session() as s:
         assert await tally.read(s, START + timedelta(days=1), START + timedelta(days=1)) == []
