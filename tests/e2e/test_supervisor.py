@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 import socketio
+from sqlmodel import select
 
 from hub.app import create_app
 from hub.app_keys import SUPERVISORS
-from hub.models import Customer, Interaction, Message
+from hub.models import Agent, Customer, Interaction, Message
 from tests.e2e.test_console_browser import browser  # noqa: F401  (fixture)
 from tests.support.hubs import PASSWORD, add_agent, hub_of, login, post_sms
 
@@ -129,6 +130,11 @@ async def test_a_ticking_clock_alone_pushes_no_board(
         await sio.disconnect()
 
 
+async def agents_of(hub: Any) -> list[Agent]:
+    async with hub.store.session() as s:
+        return list((await s.exec(select(Agent))).all())
+
+
 @pytest.mark.browser
 async def test_the_board_in_the_browser(client: Any, browser: Any) -> None:  # noqa: F811
     page = await browser.new_page(viewport={"width": 1280, "height": 900})
@@ -159,6 +165,21 @@ async def test_the_board_in_the_browser(client: Any, browser: Any) -> None:  # n
         await page.wait_for_function(
             "() => [...document.querySelectorAll('#traffic tbody tr')].some("
             "r => r.children[0].textContent === 'sms' && r.children[1].textContent === '1')"
+        )
+        # A customer waiting for Alice's reply shows in her row.
+        hub = hub_of(client)
+        alice = next(a for a in await agents_of(hub) if a.username == "alice")
+        customer = Customer(name="Visitor")
+        chat = Interaction(
+            customer_id=customer.id, channel="chat", state="assigned", assigned_agent_id=alice.id
+        )
+        async with hub.store.transaction() as s:
+            s.add_all([customer, chat])
+            s.add(Message(interaction_id=chat.id, channel="chat", direction="in", body="hi?"))
+        await page.wait_for_function(
+            "() => [...document.querySelectorAll('#agents tbody tr')].some("
+            "r => r.textContent.includes('Alice') && "
+            "r.children[4].textContent.startsWith('1 (oldest '))"
         )
         await page.wait_for_selector("#hourly")
         if os.environ.get("CRMHUB_SCREENSHOTS"):
