@@ -129,6 +129,31 @@ AWAITING_REPLY = sa.select(
     sa.func.count().label("conversations"),
     sa.func.min(_UNANSWERED.c.since).label("oldest"),
 ).group_by(_UNANSWERED.c.agent_id)
+# PostgreSQL plans the join above as a scan of every message ever stored, hashed against the
+# live conversations (its estimates cannot tell that the live ones hold few of them): 46 ms with
+# 200,000 messages of history on B2's floor, growing with the history. A LATERAL subquery per live
+# conversation keeps to the index: 19 ms, the same 13 ms without the history. SQLite has no
+# LATERAL and already starts from the live conversations.
+_FIRST_UNANSWERED = (
+    sa.select(sa.func.min(_M.created_at).label("since"))
+    .where(_M.interaction_id == _I.id, _M.direction == "in", ~_ANSWERED_LATER)
+    .lateral("first_unanswered")
+)
+_UNANSWERED_PG = (
+    sa.select(_I.assigned_agent_id.label("agent_id"), _FIRST_UNANSWERED.c.since)
+    .select_from(INTERACTIONS.join(_FIRST_UNANSWERED, sa.true()))
+    .where(_I.state == "assigned", _I.channel != "voice")
+    .subquery()
+)
+AWAITING_REPLY_PG = (
+    sa.select(
+        _UNANSWERED_PG.c.agent_id,
+        sa.func.count().label("conversations"),
+        sa.func.min(_UNANSWERED_PG.c.since).label("oldest"),
+    )
+    .where(_UNANSWERED_PG.c.since.is_not(None))
+    .group_by(_UNANSWERED_PG.c.agent_id)
+)
 _A = AGENTS.c
 AGENT_ROWS = sa.select(
     _A.id, _A.username, _A.display_name, _A.status, _A.status_reason, _A.status_since, _A.queues
@@ -156,7 +181,9 @@ async def board(
     work: defaultdict[str | None, list[Any]] = defaultdict(list)
     for i in await session.execute(ASSIGNED):
         work[i.assigned_agent_id].append(i)
-    awaiting = {r.agent_id: r for r in await session.execute(AWAITING_REPLY)}
+    postgres = session.get_bind().dialect.name == "postgresql"
+    awaiting_reply = AWAITING_REPLY_PG if postgres else AWAITING_REPLY
+    awaiting = {r.agent_id: r for r in await session.execute(awaiting_reply)}
     return {
         "at": now.isoformat(),
         "queues": [
