@@ -117,18 +117,29 @@ _ANSWERED_LATER = sa.exists().where(
     _R.c.status != "failed",
     _R.c.created_at >= _M.created_at,
 )
-_UNANSWERED = (
+_LIVE_CONVERSATION = (_I.state == "assigned", _I.channel != "voice")
+
+
+def _per_agent(unanswered: Any) -> Any:
+    """Per agent, from (agent_id, since) per conversation: how many wait, and the oldest."""
+    return (
+        sa.select(
+            unanswered.c.agent_id,
+            sa.func.count().label("conversations"),
+            sa.func.min(unanswered.c.since).label("oldest"),
+        )
+        .where(unanswered.c.since.is_not(None))
+        .group_by(unanswered.c.agent_id)
+    )
+
+
+AWAITING_REPLY = _per_agent(
     sa.select(_I.assigned_agent_id.label("agent_id"), sa.func.min(_M.created_at).label("since"))
     .select_from(MESSAGES.join(INTERACTIONS, _I.id == _M.interaction_id))
-    .where(_I.state == "assigned", _I.channel != "voice", _M.direction == "in", ~_ANSWERED_LATER)
+    .where(*_LIVE_CONVERSATION, _M.direction == "in", ~_ANSWERED_LATER)
     .group_by(_I.assigned_agent_id, _M.interaction_id)
     .subquery()
 )
-AWAITING_REPLY = sa.select(
-    _UNANSWERED.c.agent_id,
-    sa.func.count().label("conversations"),
-    sa.func.min(_UNANSWERED.c.since).label("oldest"),
-).group_by(_UNANSWERED.c.agent_id)
 # PostgreSQL plans the join above as a scan of every message ever stored, hashed against the
 # live conversations (its estimates cannot tell that the live ones hold few of them): 46 ms with
 # 200,000 messages of history on B2's floor, growing with the history. A LATERAL subquery per live
@@ -139,20 +150,11 @@ _FIRST_UNANSWERED = (
     .where(_M.interaction_id == _I.id, _M.direction == "in", ~_ANSWERED_LATER)
     .lateral("first_unanswered")
 )
-_UNANSWERED_PG = (
+AWAITING_REPLY_PG = _per_agent(
     sa.select(_I.assigned_agent_id.label("agent_id"), _FIRST_UNANSWERED.c.since)
     .select_from(INTERACTIONS.join(_FIRST_UNANSWERED, sa.true()))
-    .where(_I.state == "assigned", _I.channel != "voice")
+    .where(*_LIVE_CONVERSATION)
     .subquery()
-)
-AWAITING_REPLY_PG = (
-    sa.select(
-        _UNANSWERED_PG.c.agent_id,
-        sa.func.count().label("conversations"),
-        sa.func.min(_UNANSWERED_PG.c.since).label("oldest"),
-    )
-    .where(_UNANSWERED_PG.c.since.is_not(None))
-    .group_by(_UNANSWERED_PG.c.agent_id)
 )
 _A = AGENTS.c
 AGENT_ROWS = sa.select(
