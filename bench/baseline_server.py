@@ -9,6 +9,8 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 from hub import gc_tuning
+from hub.event_loop import loop_factory
+from hub.settings import load_settings
 
 
 def main() -> None:
@@ -33,7 +35,14 @@ def main() -> None:
     app.router.add_get("/ready", ready)
     app.router.add_post("/webhooks/twilio/sms", hello if mode == "hello" else signature)
     gc_tuning.tune()  # as the hub tunes its collector: like against like
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+    web.run_app(
+        app,
+        host="127.0.0.1",
+        port=port,
+        print=None,
+        access_log=None,
+        loop=loop_factory(load_settings())(),  # the hub's loop: like against like
+    )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ import socketio
 from aiohttp import web
 
 from hub import gc_tuning
+from hub.event_loop import loop_factory
+from hub.settings import load_settings
 
 
 def build() -> web.Application:
@@ -64,7 +66,14 @@ def build() -> web.Application:
 
 def main() -> None:
     gc_tuning.tune()  # as the hub tunes its collector: like against like
-    web.run_app(build(), host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+    web.run_app(
+        build(),
+        host="127.0.0.1",
+        port=int(sys.argv[1]),
+        print=None,
+        access_log=None,
+        loop=loop_factory(load_settings())(),  # the hub's loop: like against like
+    )
 
 
 if __name__ == "__main__":

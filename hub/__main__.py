@@ -17,6 +17,7 @@ from aiohttp import web
 from hub import gc_tuning, log_redaction
 from hub.app import build_hub, create_app
 from hub.app_keys import DEMO_LOGINS
+from hub.event_loop import loop_factory
 from hub.settings import Settings, load_settings
 
 
@@ -30,6 +31,7 @@ async def _serve(settings: Settings) -> None:
         settings.gc_thresholds,
         frozen,
     )
+    log.info("event loop: %s", type(asyncio.get_running_loop()).__module__)
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
     base = f"http://{settings.host}:{settings.port}"
@@ -51,13 +53,8 @@ log = logging.getLogger("hub")
 
 
 def run_server(settings: Settings) -> None:
-    """uvloop when configured (`event_loop = "uvloop"`, an optional extra); asyncio otherwise."""
-    if settings.event_loop == "uvloop":
-        import uvloop
-
-        uvloop.run(_serve(settings))
-    else:
-        asyncio.run(_serve(settings))
+    with asyncio.Runner(loop_factory=loop_factory(settings)) as runner:
+        runner.run(_serve(settings))
 
 
 async def _migrate(settings: Settings) -> None:

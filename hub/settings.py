@@ -222,7 +222,8 @@ class Settings(BaseSettings):
     max_attachments_per_message: int = 20
     demo_data: bool = False
     log_level: str = "INFO"
-    event_loop: Literal["asyncio", "uvloop"] = "asyncio"  # uvloop: pip install crmhub[fast]
+    # auto: uvloop where it is installed (every platform but Windows), asyncio otherwise.
+    event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
     # The cyclic collector's thresholds for `serve` (hub/gc_tuning.py); CPython's default is
     # (700, 10, 10), under which B2's full collections stalled the event loop for 160-250 ms.
     gc_thresholds: tuple[

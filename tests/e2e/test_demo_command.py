@@ -52,6 +52,7 @@ async def test_demo_prints_the_console_and_working_logins(tmp_path: Path) -> Non
         out = "".join(lines)
         assert f"http://127.0.0.1:{port}/console/" in out
         assert "garbage collector: thresholds (50000, 20, 10)" in out  # hub/gc_tuning.py
+        assert "event loop: uvloop" in out  # installed here, so the default (hub/event_loop.py)
         match = re.search(r"^\s+alice\s+(\S+)\s+\(agent\)", out, re.MULTILINE)
         assert match, out
         async with aiohttp.ClientSession() as http:
