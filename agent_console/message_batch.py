@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agent_console.presenter import FILE_COLUMNS, MESSAGE_COLUMNS, joined_file, message_dict
+from hub.driver_sql import DriverRead
 from hub.events import MessageCreated, MessageStatusChanged
 from hub.models import Interaction, Message, StoredAttachment
 from hub.tables import ATTACHMENTS_TABLE, core
@@ -37,14 +38,21 @@ HOLDERS = sa.select(
 ).where(core(Interaction.id).in_(sa.bindparam("ids", expanding=True)))
 
 
+HOLDERS_READ = DriverRead(HOLDERS)  # strings only: on the driver (hub.driver_sql)
+
+
 def holder(it: Any) -> str | None:
     """The agent who currently sees this interaction (offered or assigned).
 
     `it`: an Interaction, or any row with its state, offered_agent_id and assigned_agent_id."""
-    if it.state == "offered":
-        return it.offered_agent_id
-    if it.state in ("assigned", "closed"):
-        return it.assigned_agent_id
+    return _holder(it.state, it.offered_agent_id, it.assigned_agent_id)
+
+
+def _holder(state: str, offered_agent_id: str | None, assigned_agent_id: str | None) -> str | None:
+    if state == "offered":
+        return offered_agent_id
+    if state in ("assigned", "closed"):
+        return assigned_agent_id
     return None
 
 
@@ -85,6 +93,6 @@ async def load_message_batch(session: AsyncSession, events: Sequence[MessageEven
         files = batch.files.setdefault(row.id, [])
         if row.file_id is not None:
             files.append(joined_file(row))
-    its = await session.execute(HOLDERS, {"ids": interaction_ids})
-    batch.holders = {it.id: holder(it) for it in its}
+    rows = await HOLDERS_READ.all(session, {"ids": interaction_ids})
+    batch.holders = {id_: _holder(state, offered, by) for id_, state, offered, by in rows}
     return batch

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from channels.base import InboundContact
 from hub.context import Hub, Tx
 from hub.customers import follow_merges, normalize_identity, preferred_agent_of
+from hub.driver_sql import DriverRead
 from hub.errors import Invalid
 from hub.events import InteractionReceived, MessageCreated
 from hub.models import Customer, CustomerIdentity, Interaction, Message, search_name
@@ -134,6 +135,11 @@ OPEN = (
 # statement whose cache key SQLAlchemy computes again on every execution (about 110 us per
 # statement on this project's VM, more than the SQL), while the built-once statement's key is
 # memoized. The *_query forms are for EXPLAIN in the tests.
+# The two reads every chat line and SMS makes, on the driver (hub.driver_sql): strings only.
+STORED_READ = DriverRead(STORED)
+IDENTITIES_READ = DriverRead(IDENTITIES)
+
+
 def stored_params(items: list[Pending]) -> dict[str, Any]:
     return {
         "channels": sorted({p.contact.channel for p in items}),
@@ -159,7 +165,7 @@ def identities_query(keys: set[tuple[str, str]], channels: set[str]) -> Any:
 
 async def _stored(tx: Tx, items: list[Pending]) -> dict[tuple[str, str], tuple[str, str, str]]:
     """(channel, provider_ref) -> (interaction_id, message_id, customer_id) already stored."""
-    rows = (await tx.session.execute(STORED, stored_params(items))).all()
+    rows = await STORED_READ.all(tx.session, stored_params(items))
     return {(ch, ref or ""): (iid, mid, cid) for ch, ref, iid, mid, cid in rows}
 
 
@@ -195,7 +201,7 @@ async def _customers(
     if not keys:
         return found, opened
     survivors: set[str] = set()
-    rows = (await tx.session.execute(IDENTITIES, identities_params(keys, channels))).all()
+    rows = await IDENTITIES_READ.all(tx.session, identities_params(keys, channels))
     for kind, value, customer_id, merged_into_id, manager_id, *conversation in rows:
         if (kind, value) not in keys:
             continue
