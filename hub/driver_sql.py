@@ -21,6 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
+from sqlalchemy.util import greenlet_spawn
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 # A positional parameter: (name, index in its list or -1 for a scalar), or (None, a value the
@@ -39,8 +40,10 @@ class DriverRead:
 
     async def all(self, session: AsyncSession, params: Mapping[str, Any]) -> list[Sequence[Any]]:
         """The rows as the driver returns them (tuples or records, by position)."""
-        conn = await session.connection()
-        dialect = conn.dialect
+        # The session's connection (checked out, its transaction begun): one greenlet hop,
+        # where AsyncSession.connection() and get_raw_connection() took two.
+        sync = await greenlet_spawn(session.sync_session.connection)
+        dialect = sync.dialect
         names = sorted(params)
         key = (dialect.name, tuple(_length(params[n]) for n in names))
         shape = self._shapes.get(key)
@@ -50,10 +53,8 @@ class DriverRead:
         args = tuple(
             i if name is None else params[name] if i < 0 else params[name][i] for name, i in order
         )
-        sync = conn.sync_connection
-        assert sync is not None
         sync.dispatch.before_cursor_execute(sync, None, sql, args, None, False)
-        driver: Any = (await conn.get_raw_connection()).driver_connection
+        driver: Any = sync.connection.driver_connection
         if dialect.name == "postgresql":
             rows: list[Sequence[Any]] = await driver.fetch(sql, *args)
         else:  # SQLite: the inline connection (hub.sqlite_inline), aiosqlite's interface
