@@ -57,3 +57,12 @@ async def test_the_console_payloads_micro_benchmark_runs() -> None:
         "board, 10 x 3",
     }
     assert all(ms > 0 for ms in figures.values())
+
+
+async def test_the_receive_cost_micro_benchmark_runs() -> None:
+    """`python -m bench.receive_cost`, like console_payloads, is outside `python -m bench`."""
+    from bench.receive_cost import run
+
+    figures = await run("sqlite", 5)
+    assert set(figures) == {"chat line, known visitor", "SMS, new number"}
+    assert all(us > sql_us > 0 for us, sql_us in figures.values())
