@@ -16,6 +16,7 @@ statement counts (metrics, tests) see these reads like any other.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,6 +24,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.util import greenlet_spawn
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+log = logging.getLogger(__name__)
 
 # A positional parameter: (name, index in its list or -1 for a scalar), or (None, a value the
 # statement carries itself, such as `state IN ('queued', ...)` built from a literal tuple).
@@ -55,11 +58,19 @@ class DriverRead:
         )
         sync.dispatch.before_cursor_execute(sync, None, sql, args, None, False)
         driver: Any = sync.connection.driver_connection
-        if dialect.name == "postgresql":
-            rows: list[Sequence[Any]] = await driver.fetch(sql, *args)
-        else:  # SQLite: the inline connection (hub.sqlite_inline), aiosqlite's interface
-            cursor = await driver.execute(sql, args)
-            rows = await cursor.fetchall()
+        try:
+            if dialect.name == "postgresql":
+                rows: list[Sequence[Any]] = await driver.fetch(sql, *args)
+            else:  # SQLite: the inline connection (hub.sqlite_inline), aiosqlite's interface
+                cursor = await driver.execute(sql, args)
+                rows = await cursor.fetchall()
+        except Exception as exc:
+            # The driver's own exception (sqlite3's, asyncpg's) is not what the rest of the hub
+            # is told: SQLAlchemy's DBAPIError family, by which hub.availability tells an
+            # outage (503, retry) from a bug. Sent again through SQLAlchemy, the statement
+            # fails the way every other statement does (or answers, if the failure passed).
+            log.info("driver read failed (%s); going again through SQLAlchemy", type(exc).__name__)
+            return list((await session.execute(self.statement, params)).all())
         sync.dispatch.after_cursor_execute(sync, None, sql, args, None, False)
         return rows
 

@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
 
 from agent_console.message_batch import HOLDERS, HOLDERS_READ
 from hub.actions.receive_batch import IDENTITIES, IDENTITIES_READ, STORED, STORED_READ
+from hub.availability import unavailable
 from hub.driver_sql import DriverRead
 from hub.models import Customer, CustomerIdentity, Interaction, Message
 from hub.store import Store
@@ -95,6 +97,8 @@ async def test_the_driver_reads_answer_what_sqlalchemy_answers(store: Store) -> 
             assert plain(await HOLDERS_READ.all(s, params)) == plain(
                 await s.execute(HOLDERS, params)
             )
+        # An empty list is SQL of its own shape (IN of nothing), not an error.
+        assert list(await HOLDERS_READ.all(s, {"ids": []})) == []
 
 
 async def test_a_driver_read_sees_its_own_transactions_writes(store: Store) -> None:
@@ -135,3 +139,22 @@ async def test_a_statement_that_needs_type_processing_is_refused(store: Store) -
             with pytest.raises(TypeError, match="bind processor"):
                 await since.all(s, {"since": datetime.now(UTC)})
         assert store.is_sqlite == (dialect.name == "sqlite")
+
+
+async def test_a_failing_driver_read_fails_as_sqlalchemy_says(store: Store) -> None:
+    """What the driver raises (sqlite3's or asyncpg's own exceptions) reaches the hub as
+    SQLAlchemy's DBAPIError family, like any statement's failure: an outage is a 503 to retry,
+    never a 500 (hub.availability)."""
+    async with store.session() as s:
+        if store.is_sqlite:
+            # The table gone under the read: sqlite3.OperationalError at the driver.
+            await s.execute(sa.text("ALTER TABLE interactions RENAME TO gone"))
+        else:
+            # The server drops the connection: asyncpg's ConnectionDoesNotExistError.
+            pid = (await s.execute(sa.text("SELECT pg_backend_pid()"))).scalar_one()
+            async with store.engine.connect() as other:
+                await other.execute(sa.text(f"SELECT pg_terminate_backend({pid})"))
+        with pytest.raises(DBAPIError) as failed:
+            await HOLDERS_READ.all(s, {"ids": ["x"]})
+        assert unavailable(failed.value)
+        await s.rollback()
