@@ -131,15 +131,15 @@ OPEN = (
 )
 
 
-# Executed as execute(STATEMENT, params), never STATEMENT.params(...): a bound copy is a new
-# statement whose cache key SQLAlchemy computes again on every execution (about 110 us per
-# statement on this project's VM, more than the SQL), while the built-once statement's key is
-# memoized. The *_query forms are for EXPLAIN in the tests.
 # The two reads every chat line and SMS makes, on the driver (hub.driver_sql): strings only.
 STORED_READ = DriverRead(STORED)
 IDENTITIES_READ = DriverRead(IDENTITIES)
 
 
+# Executed as execute(STATEMENT, params), never STATEMENT.params(...): a bound copy is a new
+# statement whose cache key SQLAlchemy computes again on every execution (about 110 us per
+# statement on this project's VM, more than the SQL), while the built-once statement's key is
+# memoized. The *_query forms are for EXPLAIN in the tests.
 def stored_params(items: list[Pending]) -> dict[str, Any]:
     return {
         "channels": sorted({p.contact.channel for p in items}),
