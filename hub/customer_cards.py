@@ -28,6 +28,7 @@ from hub.customers import (
     last_preview,
     unknown_card,
 )
+from hub.driver_sql import DriverRead
 from hub.models import Customer, CustomerIdentity, CustomerNote, Interaction
 from hub.tables import core
 
@@ -61,6 +62,10 @@ NOTES = (
     .order_by(_notes.c.customer_id, _notes.c.n)
 )
 
+# Plain strings and numbers: on the driver (hub.driver_sql).
+IDENTITIES_READ = DriverRead(IDENTITIES)
+NOTES_READ = DriverRead(NOTES)
+
 _ranked = (
     sa.select(
         *HISTORY_COLUMNS,
@@ -89,11 +94,11 @@ async def customer_cards(
     params = {"ids": ids}
     rows = {row.id: row for row in await session.execute(CARDS, params)}
     identities: dict[str, list[Any]] = {}
-    for row in await session.execute(IDENTITIES, params):
-        identities.setdefault(row.customer_id, []).append(row[1:])
+    for customer_id, *identity in await IDENTITIES_READ.all(session, params):
+        identities.setdefault(customer_id, []).append(identity)
     notes: dict[str, list[Any]] = {}
-    for row in await session.execute(NOTES, params):
-        notes.setdefault(row.customer_id, []).append(row[1:])
+    for customer_id, *note in await NOTES_READ.all(session, params):
+        notes.setdefault(customer_id, []).append(note)
     histories: dict[str, list[dict[str, Any]]] = {}
     for row in await session.execute(HISTORIES, params):
         histories.setdefault(row.customer_id, []).append(history_item(row))

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from hub.driver_sql import DriverRead
 from hub.models import (
     Customer,
     CustomerIdentity,
@@ -199,6 +200,9 @@ NOTES = (
     .order_by(core(CustomerNote.created_at).desc(), core(CustomerNote.id).desc())
     .limit(CARD_NOTES)
 )
+# Plain strings and numbers, read for every offer and assignment: on the driver (hub.driver_sql).
+IDENTITIES_READ = DriverRead(IDENTITIES)
+NOTES_READ = DriverRead(NOTES)
 
 
 async def customer_card(
@@ -211,11 +215,11 @@ async def customer_card(
     row = (await session.execute(CARD, params)).first()
     if row is None:
         return unknown_card(customer_id)
-    identities = list(await session.execute(IDENTITIES, params))
+    identities = await IDENTITIES_READ.all(session, params)
     history = await interaction_history(
         session, customer_id, limit=recent + 1, preview_chars=CARD_PREVIEW_CHARS
     )
-    notes = list(await session.execute(NOTES, params))
+    notes = await NOTES_READ.all(session, params)
     return card_dict(row, identities, history, notes)
 
 

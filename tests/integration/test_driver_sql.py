@@ -13,11 +13,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
+import hub.customer_cards as cards
+import hub.customers as card
 from agent_console.message_batch import HOLDERS, HOLDERS_READ
 from hub.actions.receive_batch import IDENTITIES, IDENTITIES_READ, STORED, STORED_READ
 from hub.availability import unavailable
 from hub.driver_sql import DriverRead
-from hub.models import Customer, CustomerIdentity, Interaction, Message
+from hub.models import Customer, CustomerIdentity, CustomerNote, Interaction, Message
 from hub.store import Store
 from hub.tables import INTERACTIONS
 from tests.support.statements import counting
@@ -38,11 +40,15 @@ async def store(db_url: str) -> AsyncIterator[Store]:
 
 async def seed(store: Store, rng: random.Random) -> dict[str, list[str]]:
     """Customers with identities, conversations in every state and messages with refs."""
-    made: dict[str, list[str]] = {"values": [], "refs": [], "interactions": []}
+    made: dict[str, list[str]] = {"values": [], "refs": [], "interactions": [], "customers": []}
     async with store.transaction() as s:
         for n in range(12):
             c = Customer(name=f"C{n}")
             s.add(c)
+            made["customers"].append(c.id)
+            for _ in range(rng.randint(0, 5)):
+                at = datetime(2026, 11, rng.randint(1, 3), n, tzinfo=UTC)  # ties broken by id
+                s.add(CustomerNote(customer_id=c.id, body="x" * rng.randint(0, 400), created_at=at))
             for kind in ("phone", "chat"):
                 value = f"{kind}-{n}"
                 s.add(CustomerIdentity(customer_id=c.id, kind=kind, value=value))
@@ -97,6 +103,23 @@ async def test_the_driver_reads_answer_what_sqlalchemy_answers(store: Store) -> 
             assert plain(await HOLDERS_READ.all(s, params)) == plain(
                 await s.execute(HOLDERS, params)
             )
+            # The customer card's reads, one customer and a batch of them.
+            params = {"customer_id": rng.choice(made["customers"])}
+            for read, statement in (
+                (card.IDENTITIES_READ, card.IDENTITIES),
+                (card.NOTES_READ, card.NOTES),
+            ):
+                assert [tuple(r) for r in await read.all(s, params)] == [
+                    tuple(r) for r in await s.execute(statement, params)
+                ]
+            params = {"ids": sorted(rng.sample(made["customers"], rng.randint(1, 6)))}
+            for read, statement in (
+                (cards.IDENTITIES_READ, cards.IDENTITIES),
+                (cards.NOTES_READ, cards.NOTES),
+            ):
+                assert [tuple(r) for r in await read.all(s, params)] == [
+                    tuple(r) for r in await s.execute(statement, params)
+                ]
         # An empty list is SQL of its own shape (IN of nothing), not an error.
         assert list(await HOLDERS_READ.all(s, {"ids": []})) == []
 
