@@ -64,6 +64,7 @@ class DriverRead:
             else:  # SQLite: the inline connection (hub.sqlite_inline), aiosqlite's interface
                 cursor = await driver.execute(sql, args)
                 rows = await cursor.fetchall()
+                await cursor.close()
         except Exception as exc:
             # The driver's own exception (sqlite3's, asyncpg's) is not what the rest of the hub
             # is told: SQLAlchemy's DBAPIError family, by which hub.availability tells an

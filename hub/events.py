@@ -17,15 +17,17 @@ class Event:
     def to_wire(self) -> dict[str, Any]:
         # Field by field: dataclasses.asdict deep-copies every value (the fields are strings,
         # numbers and one tuple of strings), about 10 us per event, one or two per message.
-        return {"type": self.wire, **{name: getattr(self, name) for name in self._field_names()}}
+        return {"type": self.wire, **{name: getattr(self, name) for name in _names(type(self))}}
 
-    @classmethod
-    def _field_names(cls) -> tuple[str, ...]:
-        names: tuple[str, ...] | None = cls.__dict__.get("_names")
-        if names is None:
-            names = tuple(f.name for f in dataclasses.fields(cls))
-            type.__setattr__(cls, "_names", names)
-        return names
+
+_NAMES: dict[type, tuple[str, ...]] = {}  # event class -> its field names
+
+
+def _names(cls: type) -> tuple[str, ...]:
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
 
 
 @dataclass(frozen=True, kw_only=True)
