@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -49,7 +47,7 @@ class SupervisorNamespace(GuardedNamespace):
         super().__init__(SUPERVISOR_NS)
         self.hub = hub
         self.watchers = 0
-        self._last = ""
+        self._last: dict[str, Any] | None = None  # the stable part of the last board pushed
         self.traffic = TrafficTally()
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
@@ -141,11 +139,11 @@ class SupervisorNamespace(GuardedNamespace):
             return
         async with self.hub.store.report_session() as session:
             data = await board(session, self.hub.now(), self.traffic)
-        digest = hashlib.sha256(
-            json.dumps(stable_part(data), sort_keys=True, default=str).encode()
-        ).hexdigest()
-        if digest != self._last:
-            self._last = digest
+        # Compared as it is: a sorted JSON digest of B2's floor (2,000 assigned chats) cost
+        # 1.5-2.9 ms of the loop per tick, the comparison 0.1 ms.
+        stable = stable_part(data)
+        if stable != self._last:
+            self._last = stable
             # To this process's own watchers only: every process with watchers pushes, and
             # through the Redis manager each push reached every supervisor of the cluster, so
             # with two processes each supervisor got every board twice.
