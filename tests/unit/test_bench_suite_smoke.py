@@ -33,6 +33,8 @@ def test_the_benchmark_suite_runs_in_smoke_mode() -> None:
     assert any(n.startswith("B5 outbox drain") for n in names)
     assert any(n.startswith("B2 hub chat fan-out") for n in names)
     assert "20 of 20 (raw 20 of 20)" in done.stdout and "duplicates 0, refused 0" in done.stdout
+    assert any(n.startswith("B2 server CPU in the timed phase") for n in names)
+    assert "% of a core; " in done.stdout  # ... and the hub's GC pauses in it
     assert "hub 40 of 40, " in done.stdout and "raw 40 of 40, " in done.stdout  # the boards
     assert any(n.startswith("B4 two hub processes") for n in names)
     assert "0 pending twice" in done.stdout and "messages offered twice: 0" in done.stdout
