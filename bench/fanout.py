@@ -366,8 +366,8 @@ async def hub_run(sizes: Sizes, db: str = "sqlite") -> dict[str, Any]:
 
 def _pauses(gc: dict[str, float]) -> str:
     """A young collection during the timed phase walks every socket's pending waiters (tens of
-    thousands of objects with 2,000 sockets): the one cause of the p99 that varies from run to
-    run by itself (docs/performance.md)."""
+    thousands of objects with 2,000 sockets): one that falls in the window moves the p99 by up
+    to about 20 ms (docs/performance.md)."""
     if not gc.get("count"):
         return "no GC pause"
     longest = gc["longest_le_s"]
