@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from bench.inbound import (
     AUTH_TOKEN,
     PATH,
     Console,
+    cpu_seconds,
     create_accounts,
     drain,
     metric,
@@ -46,13 +46,6 @@ IDLE_S = 2.0  # the idle window that measures the hub's background cost (ticks)
 PG_NAME = "crmhub_bench_cycle"  # its own database: B1/B2 may run beside it
 
 Row = tuple[str, str, str]
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of process `pid` (all its threads: the aiosqlite ones too)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()  # the command name may hold spaces
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class CycleConsole(Console):

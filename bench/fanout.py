@@ -11,7 +11,6 @@ connection is the server's RSS growth while the visitors connect, divided by the
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -21,7 +20,7 @@ from typing import Any
 import aiohttp
 import socketio
 
-from bench.inbound import create_accounts, pct, start_hub
+from bench.inbound import cpu_seconds, create_accounts, pct, start_hub
 from tests.support.processes import free_port
 
 
@@ -88,13 +87,6 @@ def rss_bytes(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     raise RuntimeError(f"no VmRSS for {pid}")
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of process `pid`, all its threads."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()  # the command name may hold spaces
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 GC_PAUSE = "crmhub_gc_pause_seconds"

@@ -203,6 +203,13 @@ class Console:
         await self.sio.call("status", {"status": "available"}, namespace="/agent")
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of process `pid` (all its threads: the SQLite ones too)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()  # the command name may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def metric(url: str, sample: str) -> float:
     """One sample of the hub's /metrics, by its full name with labels (0 when absent).
 
