@@ -4,7 +4,8 @@ On this project's VM a one-row SELECT with two `IN` lists costs ~65 us through
 `session.execute` (compiled-cache lookup, expanding the lists, the execution context, the
 greenlet hop, result metadata) against ~5 us for the same SQL on the driver (docs/performance.md).
 The receive batch runs two such reads per chat line and the fan-out one per batch, on the loop
-that B2 saturates, so those few statements go this way; everything else keeps SQLAlchemy.
+that B2 saturates, so those few statements go this way (and the customer card's identities and
+notes, and the board's 2,000 assigned rows on B2's floor); everything else keeps SQLAlchemy.
 
 What a `DriverRead` still takes from SQLAlchemy: the SQL, compiled by the dialect once per
 shape (the lengths of its lists), and the session's connection and transaction. What it gives
