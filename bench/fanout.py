@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 import socketio
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.inbound import cpu_seconds, create_accounts, pct, start_hub
 from tests.support.processes import free_port
@@ -101,15 +102,13 @@ def parse_pauses(text: str) -> dict[str, float]:
     """The hub's collector pauses so far (Prometheus text), every generation together: `count`,
     `sum` and, per bucket bound (`le`), how many were no longer than it."""
     out: dict[str, float] = {}
-    for line in text.splitlines():
-        if not line.startswith(GC_PAUSE):
+    for family in text_string_to_metric_families(text):
+        if family.name != GC_PAUSE:
             continue
-        name, value = line.rsplit(" ", 1)
-        if name.startswith(GC_PAUSE + "_bucket"):
-            key = name.split('le="', 1)[1].split('"', 1)[0]
-        else:
-            key = name[len(GC_PAUSE) + 1 :].split("{", 1)[0]  # count, sum, created
-        out[key] = out.get(key, 0.0) + float(value)
+        for sample in family.samples:
+            kind = sample.name[len(GC_PAUSE) + 1 :]  # bucket, count, sum, created
+            key = sample.labels["le"] if kind == "bucket" else kind
+            out[key] = out.get(key, 0.0) + sample.value
     return out
 
 
